@@ -1,0 +1,1 @@
+"""Overleg: a self-hosted team workspace with compliance controls built in."""

@@ -1,0 +1,1 @@
+"""HTTP transport only: parse, validate, call a service, map errors to problems."""

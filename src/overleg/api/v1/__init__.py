@@ -1,0 +1,1 @@
+"""User-facing API, version 1."""

@@ -1,0 +1,146 @@
+"""The hash chain: canonical form of a record, append, and verification.
+
+Each tenant has its own chain (system events use ``SYSTEM_TENANT``). A record's hash is
+SHA-256 over the canonical JSON of its fields (including ``seq`` and ``prev_hash``), so an
+edit changes the hash, a deleted record leaves a gap in ``seq`` and a broken link, and a
+reorder breaks the links. The chain head row stores the last seq and hash, so cutting
+records off the end is noticed too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overleg.audit.models import AuditChainHead, AuditRecord
+from overleg.audit.schemas import AuditEntry, VerifyResult
+from overleg.kernel.clock import now
+from overleg.kernel.ids import new_id
+
+GENESIS = "0" * 64
+SYSTEM_TENANT = uuid.UUID(int=0)
+_FIELDS = (
+    "id",
+    "tenant_id",
+    "seq",
+    "at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "ip",
+    "user_agent",
+    "request_id",
+    "details",
+    "prev_hash",
+)
+
+
+def _canon(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat(timespec="microseconds")
+    return value
+
+
+def record_hash(rec: AuditRecord) -> str:
+    body = {f: _canon(getattr(rec, f)) for f in _FIELDS}
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+async def ensure_head(db: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Create the chain head for a new tenant (in the tenant's creating transaction)."""
+    if await db.get(AuditChainHead, tenant_id) is None:
+        db.add(AuditChainHead(tenant_id=tenant_id, seq=0, last_hash=GENESIS))
+        await db.flush()
+
+
+async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
+    """Append ``entry`` to its tenant's chain inside the caller's transaction."""
+    head = (
+        await db.execute(
+            select(AuditChainHead)
+            .where(AuditChainHead.tenant_id == entry.tenant_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if head is None:
+        head = AuditChainHead(tenant_id=entry.tenant_id, seq=0, last_hash=GENESIS)
+        db.add(head)
+    rec = AuditRecord(
+        id=new_id(),
+        seq=head.seq + 1,
+        at=now(),
+        prev_hash=head.last_hash,
+        **entry.model_dump(mode="python"),
+    )
+    rec.details = json.loads(json.dumps(entry.details, default=str))
+    rec.hash = record_hash(rec)
+    head.seq = rec.seq
+    head.last_hash = rec.hash
+    db.add(rec)
+    await db.flush()
+    return rec
+
+
+async def _records(db: AsyncSession, tenant_id: uuid.UUID) -> AsyncIterator[AuditRecord]:
+    last = 0
+    while True:
+        batch = (
+            await db.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > last)
+                .order_by(AuditRecord.seq)
+                .limit(1000)
+            )
+        ).all()
+        if not batch:
+            return
+        for rec in batch:
+            yield rec
+        last = batch[-1].seq
+        db.expunge_all()
+
+
+async def verify(db: AsyncSession, tenant_id: uuid.UUID) -> VerifyResult:
+    """Walk the chain and name the first record that breaks it.
+
+    Give it a session of its own: it expunges loaded records as it goes to bound memory.
+    """
+    expected_seq, prev, checked = 1, GENESIS, 0
+
+    def bad(rec: AuditRecord | None, reason: str) -> VerifyResult:
+        return VerifyResult(
+            tenant_id=tenant_id,
+            ok=False,
+            checked=checked,
+            first_bad_seq=rec.seq if rec else expected_seq,
+            first_bad_id=rec.id if rec else None,
+            reason=reason,
+        )
+
+    async for rec in _records(db, tenant_id):
+        if rec.seq != expected_seq:
+            return bad(rec, f"record {expected_seq} is missing (found {rec.seq} next)")
+        if rec.prev_hash != prev:
+            return bad(rec, "link to the previous record is broken (reordered or replaced)")
+        if record_hash(rec) != rec.hash:
+            return bad(rec, "record content does not match its hash (edited)")
+        prev, expected_seq, checked = rec.hash, expected_seq + 1, checked + 1
+    head = await db.get(AuditChainHead, tenant_id)
+    head_seq = head.seq if head else 0
+    head_hash = head.last_hash if head else GENESIS
+    if head_seq != checked or head_hash != prev:
+        return bad(None, f"chain head says {head_seq} records, found {checked} (records removed)")
+    return VerifyResult(tenant_id=tenant_id, ok=True, checked=checked)

@@ -1,0 +1,1 @@
+"""Domain-agnostic building blocks: errors, ids, clock, database, crypto, events."""

@@ -1,0 +1,1 @@
+"""Database: declarative base, column types, engine + sessions, tenant scoping."""

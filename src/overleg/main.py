@@ -1,0 +1,62 @@
+"""create_app(): the FastAPI application, its middleware and routers. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from overleg.api import health, problems
+from overleg.api.admin import audit as admin_audit
+from overleg.api.admin import groups as admin_groups
+from overleg.api.admin import tenant as admin_tenant
+from overleg.api.admin import users as admin_users
+from overleg.api.middleware import HttpBasics
+from overleg.api.v1 import auth, me
+from overleg.kernel.runtime import Runtime
+
+#: Routes that answer without a session. Everything else requires one (tested).
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+        ("POST", "/api/v1/auth/sign-in"),
+    }
+)
+
+
+def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            from overleg.bootstrap import check_schema as check
+
+            await check(runtime.database)
+        yield
+        await runtime.database.dispose()
+
+    app = FastAPI(
+        title="Overleg",
+        version="0.1.0",
+        summary="Self-hosted team workspace with compliance controls built in",
+        lifespan=lifespan,
+        # The bundled doc pages load scripts from a CDN; nothing may leave the origin.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    for r in (health.router, auth.router, me.router, admin_users.router, admin_groups.router,
+              admin_tenant.router, admin_audit.router):  # fmt: skip
+        app.include_router(r)
+    s = runtime.settings
+    app.add_middleware(
+        HttpBasics,
+        max_body=s.max_request_bytes,
+        trusted_proxies=s.trusted_proxies,
+        hsts=bool(s.public_base_url and s.public_base_url.startswith("https://")),
+    )
+    return app

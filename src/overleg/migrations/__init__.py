@@ -1,0 +1,1 @@
+"""Alembic migrations. ``overleg db upgrade`` applies them; the app refuses a stale schema."""

@@ -1,0 +1,1 @@
+"""Policy administration: typed, versioned tenant policies. The PDP only reads them."""

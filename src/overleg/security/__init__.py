@@ -1,0 +1,1 @@
+"""The spine: principal, authentication, authorization, content gate."""

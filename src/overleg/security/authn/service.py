@@ -1,0 +1,499 @@
+"""Sign-in, the second factor, step-up, TOTP enrolment, recovery codes, passwords.
+
+``sign_in`` and ``verify_mfa`` never raise for a wrong secret: they return an outcome and
+leave the failure counters and the audit record in the caller's transaction, which must
+COMMIT them; the transport turns the outcome into 401/429 afterwards. Otherwise a
+rollback would erase exactly the evidence of an attack.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overleg.audit.chain import SYSTEM_TENANT
+from overleg.audit.schemas import Outcome
+from overleg.audit.service import record
+from overleg.identity.models import RecoveryCode, Tenant, User
+from overleg.identity.schemas import roles_of
+from overleg.kernel.clock import now
+from overleg.kernel.db.session import rescope
+from overleg.kernel.errors import Conflict, MfaRequired, ValidationFailed
+from overleg.kernel.runtime import runtime_of
+from overleg.policy.schemas import MfaPolicy
+from overleg.policy.service import effective
+from overleg.security.authn import recovery, throttle, totp
+from overleg.security.authn.passwords import WeakPassword, check_password
+from overleg.security.authn.schemas import TotpEnrolment
+from overleg.security.authz.actions import Action
+from overleg.security.authz.enforce import authorize
+from overleg.security.models import UserSession
+from overleg.security.principal import ADMIN_ROLES, Principal
+from overleg.security.sessions import (
+    ACTIVE,
+    MFA_ENROL,
+    MFA_PENDING,
+    revoke_user_sessions,
+    rotate_token,
+    start_session,
+)
+
+FAMILIAR_FOR = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class AuthOutcome:
+    """``status``: signed_in | mfa_required | mfa_enrolment_required | failed | throttled."""
+
+    status: str
+    token: str | None = None
+    csrf_token: str | None = None
+    retry_after: int = 0
+    must_change_password: bool = False
+
+
+def _limits(db: AsyncSession) -> throttle.Limits:
+    s = runtime_of(db).settings
+    return throttle.Limits(
+        per_account_ip=s.throttle_account_ip_threshold,
+        per_account=s.throttle_account_threshold,
+        per_ip=s.throttle_ip_threshold,
+        max_delay_seconds=s.throttle_max_delay_seconds,
+    )
+
+
+async def _find_user(db: AsyncSession, email: str, tenant: str | None) -> User | None:
+    stmt = select(User).where(User.email == email.lower(), User.status == "active")
+    if tenant:
+        stmt = stmt.join(Tenant, Tenant.id == User.tenant_id).where(Tenant.slug == tenant)
+    users = list((await db.scalars(stmt)).all())
+    # A person may be a member at home and a guest elsewhere: without a tenant, home wins.
+    users.sort(key=lambda u: u.kind != "member")
+    return users[0] if users else None
+
+
+async def _familiar(db: AsyncSession, user_id: uuid.UUID, ip: str | None) -> bool:
+    if ip is None:
+        return False
+    found = await db.scalar(
+        select(UserSession.id)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.ip == ip,
+            UserSession.state == ACTIVE,
+            UserSession.created_at > now() - FAMILIAR_FOR,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def mfa_required_for(db: AsyncSession, user: User) -> bool:
+    policy = await effective(db, MfaPolicy, "mfa")
+    if policy.require == "all":
+        return True
+    return policy.require == "admins" and bool(roles_of(user.kind, user.admin_roles) & ADMIN_ROLES)
+
+
+async def sign_in(
+    anon: Principal, db: AsyncSession, *, email: str, password: str, tenant: str | None
+) -> AuthOutcome:
+    """Check a password. ``db`` is unscoped; it is narrowed to the user's tenant once known."""
+    limits = _limits(db)
+    hasher = runtime_of(db).hasher
+    ip = anon.ip or "unknown"
+    user = await _find_user(db, email, tenant)
+    if user is None:
+        wait = await throttle.retry_after(db, [f"ip:{ip}"])
+        if not wait:
+            hasher.verify_dummy(password)  # same time as a real check: no user enumeration
+            await throttle.fail(db, {f"ip:{ip}": limits.per_ip}, limits)
+        await record(
+            anon,
+            db,
+            "auth.sign_in",
+            outcome=Outcome.FAILED,
+            tenant_id=SYSTEM_TENANT,
+            details={
+                "email": email.lower()[:320],
+                "reason": "unknown account" if not wait else "throttled",
+            },
+        )
+        return AuthOutcome("throttled" if wait else "failed", retry_after=wait)
+
+    rescope(db, user.tenant_id)
+    familiar = await _familiar(db, user.id, anon.ip)
+    acctip = f"acctip:{user.id}:{ip}"
+    keys = {acctip: limits.per_account_ip}
+    if not familiar:
+        keys |= {f"acct:{user.id}": limits.per_account, f"ip:{ip}": limits.per_ip}
+    wait = await throttle.retry_after(db, list(keys))
+    actor = _as_user(anon, user)
+    if wait:
+        # Not even checked: a blocked key gives no answer about the password.
+        await record(
+            actor,
+            db,
+            "auth.sign_in",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "throttled", "retry_after": wait},
+        )
+        return AuthOutcome("throttled", retry_after=wait)
+    if user.password_hash is None or not hasher.verify(user.password_hash, password):
+        await throttle.fail(db, keys, limits)
+        await record(
+            actor,
+            db,
+            "auth.sign_in",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "wrong password", "familiar_ip": familiar},
+        )
+        return AuthOutcome("failed")
+
+    await throttle.clear(db, [acctip, f"acct:{user.id}"])
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    if user.totp_enabled_at is not None:
+        state = MFA_PENDING
+    elif await mfa_required_for(db, user):
+        state = MFA_ENROL
+    else:
+        state = ACTIVE
+    token, session = await start_session(
+        db, user, state=state, ip=anon.ip, user_agent=anon.user_agent
+    )
+    await record(
+        actor,
+        db,
+        "auth.sign_in",
+        target_type="user",
+        target_id=user.id,
+        details={"session_id": str(session.id), "state": state},
+    )
+    status = {
+        ACTIVE: "signed_in",
+        MFA_PENDING: "mfa_required",
+        MFA_ENROL: "mfa_enrolment_required",
+    }[state]
+    return AuthOutcome(
+        status,
+        token=token,
+        csrf_token=session.csrf_token,
+        must_change_password=user.must_change_password,
+    )
+
+
+def _as_user(anon: Principal, user: User) -> Principal:
+    from dataclasses import replace
+
+    from overleg.security.principal import PrincipalKind
+
+    return replace(
+        anon,
+        kind=PrincipalKind.USER,
+        tenant_id=user.tenant_id,
+        user_id=user.id,
+        label=user.email,
+        roles=roles_of(user.kind, user.admin_roles),
+    )
+
+
+async def _user_and_session(principal: Principal, db: AsyncSession) -> tuple[User, UserSession]:
+    assert principal.user_id is not None and principal.session_id is not None
+    user = await db.get(User, principal.user_id)
+    session = await db.get(UserSession, principal.session_id)
+    assert user is not None and session is not None
+    return user, session
+
+
+def _totp_aad(user: User) -> bytes:
+    return f"totp:{user.tenant_id}:{user.id}".encode()
+
+
+async def _check_second_factor(
+    principal: Principal, db: AsyncSession, user: User, code: str | None, recovery_code: str | None
+) -> str | None:
+    """Return which factor matched ("totp" | "recovery_code") or None. Marks it used."""
+    if code and user.totp_secret_enc:
+        keys = runtime_of(db).keys
+        secret = (
+            await keys.decrypt(db, user.tenant_id, user.totp_secret_enc, _totp_aad(user))
+        ).decode()
+        step = totp.verify(secret, code, last_used_step=user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            return "totp"
+    if recovery_code:
+        policy = await effective(db, MfaPolicy, "mfa")
+        if not policy.allow_recovery_codes:
+            return None
+        rows = (
+            await db.scalars(
+                select(RecoveryCode).where(
+                    RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+                )
+            )
+        ).all()
+        hit = recovery.matches(recovery_code, [r.code_hash for r in rows])
+        if hit:
+            row = next(r for r in rows if r.code_hash == hit)
+            row.used_at = now()
+            return "recovery_code"
+    return None
+
+
+async def verify_mfa(
+    principal: Principal, db: AsyncSession, *, code: str | None, recovery_code: str | None
+) -> AuthOutcome:
+    """Complete a sign-in (session in ``mfa_pending``) with a second factor.
+
+    On success the session gets a NEW token (the pre-MFA token stops working).
+    """
+    user, session = await _user_and_session(principal, db)
+    if session.state != MFA_PENDING:
+        raise Conflict("This session is not waiting for a second factor.")
+    limits = _limits(db)
+    key = f"mfa:{user.id}"
+    wait = await throttle.retry_after(db, [key])
+    if wait:
+        await record(
+            principal,
+            db,
+            "auth.mfa",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "throttled"},
+        )
+        return AuthOutcome("throttled", retry_after=wait)
+    factor = await _check_second_factor(principal, db, user, code, recovery_code)
+    if factor is None:
+        await throttle.fail(db, {key: limits.per_account_ip}, limits)
+        await record(
+            principal,
+            db,
+            "auth.mfa",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "wrong code"},
+        )
+        return AuthOutcome("failed")
+    await throttle.clear(db, [key])
+    session.state, session.mfa_at = ACTIVE, now()
+    token = rotate_token(session)
+    await record(
+        principal,
+        db,
+        "auth.mfa",
+        target_type="user",
+        target_id=user.id,
+        details={"factor": factor, "session_id": str(session.id)},
+    )
+    return AuthOutcome(
+        "signed_in",
+        token=token,
+        csrf_token=session.csrf_token,
+        must_change_password=user.must_change_password,
+    )
+
+
+async def step_up(
+    principal: Principal, db: AsyncSession, *, code: str | None, recovery_code: str | None
+) -> AuthOutcome:
+    """Refresh the session's MFA time (admin pages need a recent one)."""
+    user, session = await _user_and_session(principal, db)
+    if user.totp_enabled_at is None:
+        raise Conflict("Set up an authenticator app first (POST /api/v1/me/mfa/totp).")
+    result = await verify_mfa_for_step_up(principal, db, user, code, recovery_code)
+    if result.status == "signed_in":
+        session.mfa_at = now()
+        await record(principal, db, "auth.step_up", target_type="user", target_id=user.id)
+    return result
+
+
+async def verify_mfa_for_step_up(
+    principal: Principal, db: AsyncSession, user: User, code: str | None, recovery_code: str | None
+) -> AuthOutcome:
+    limits = _limits(db)
+    key = f"mfa:{user.id}"
+    wait = await throttle.retry_after(db, [key])
+    if wait:
+        return AuthOutcome("throttled", retry_after=wait)
+    if await _check_second_factor(principal, db, user, code, recovery_code) is None:
+        await throttle.fail(db, {key: limits.per_account_ip}, limits)
+        await record(
+            principal,
+            db,
+            "auth.step_up",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "wrong code"},
+        )
+        return AuthOutcome("failed")
+    await throttle.clear(db, [key])
+    return AuthOutcome("signed_in")
+
+
+# --- TOTP enrolment and recovery codes ------------------------------------------------
+
+
+def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User) -> None:
+    """Changing existing factors needs a recent second factor (if the user has one)."""
+    if user.totp_enabled_at is None:
+        return
+    minutes = runtime_of(db).settings.step_up_minutes
+    if principal.mfa_at is None or now() - principal.mfa_at > timedelta(minutes=minutes):
+        raise MfaRequired("Verify your second factor again (POST /api/v1/auth/step-up).")
+
+
+async def begin_totp(principal: Principal, db: AsyncSession) -> TotpEnrolment:
+    authorize(principal, Action.SELF_MFA)
+    user, _ = await _user_and_session(principal, db)
+    _require_fresh_mfa(principal, db, user)
+    secret = totp.new_secret()
+    tenant = await db.get(Tenant, user.tenant_id)
+    issuer = f"Overleg ({tenant.name})" if tenant else "Overleg"
+    uri = totp.provisioning_uri(secret, user.email, issuer)
+    keys = runtime_of(db).keys
+    user.totp_pending_enc = await keys.encrypt(db, user.tenant_id, secret.encode(), _totp_aad(user))
+    await record(principal, db, "mfa.totp_begin", target_type="user", target_id=user.id)
+    return TotpEnrolment(
+        secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri), qr_png=totp.qr_png_data_uri(uri)
+    )
+
+
+async def activate_totp(principal: Principal, db: AsyncSession, code: str) -> list[str]:
+    """Verify one code against the pending secret, switch TOTP on, return recovery codes.
+
+    A session that was waiting for enrolment becomes fully signed in.
+    """
+    authorize(principal, Action.SELF_MFA)
+    user, session = await _user_and_session(principal, db)
+    if user.totp_pending_enc is None:
+        raise Conflict("Start the enrolment first (POST /api/v1/me/mfa/totp).")
+    keys = runtime_of(db).keys
+    secret = (
+        await keys.decrypt(db, user.tenant_id, user.totp_pending_enc, _totp_aad(user))
+    ).decode()
+    step = totp.verify(secret, code, last_used_step=None)
+    if step is None:
+        await record(
+            principal,
+            db,
+            "mfa.totp_activate",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+        )
+        raise ValidationFailed(
+            "That code is not right. Check the time on your phone and try the newest code.",
+            extra={"field": "code"},
+        )
+    user.totp_secret_enc, user.totp_pending_enc = user.totp_pending_enc, None
+    user.totp_enabled_at, user.totp_last_step = now(), step
+    codes = await _new_recovery_codes(db, user)
+    session.state, session.mfa_at = ACTIVE, now()
+    await record(principal, db, "mfa.totp_activate", target_type="user", target_id=user.id)
+    return codes
+
+
+async def _new_recovery_codes(db: AsyncSession, user: User) -> list[str]:
+    for old in (
+        await db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    ).all():
+        await db.delete(old)
+    codes = recovery.generate_codes()
+    for c in codes:
+        db.add(
+            RecoveryCode(tenant_id=user.tenant_id, user_id=user.id, code_hash=recovery.hash_code(c))
+        )
+    await db.flush()
+    return codes
+
+
+async def regenerate_recovery_codes(principal: Principal, db: AsyncSession) -> list[str]:
+    authorize(principal, Action.SELF_MFA)
+    user, _ = await _user_and_session(principal, db)
+    if user.totp_enabled_at is None:
+        raise Conflict("Recovery codes come with an authenticator app; set one up first.")
+    _require_fresh_mfa(principal, db, user)
+    codes = await _new_recovery_codes(db, user)
+    await record(principal, db, "mfa.recovery_codes", target_type="user", target_id=user.id)
+    return codes
+
+
+async def remove_totp(principal: Principal, db: AsyncSession) -> None:
+    authorize(principal, Action.SELF_MFA)
+    user, _ = await _user_and_session(principal, db)
+    _require_fresh_mfa(principal, db, user)
+    if await mfa_required_for(db, user):
+        raise Conflict("Your organisation requires a second factor; it cannot be removed.")
+    user.totp_secret_enc = user.totp_pending_enc = None
+    user.totp_enabled_at = user.totp_last_step = None
+    for old in (
+        await db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    ).all():
+        await db.delete(old)
+    await record(principal, db, "mfa.totp_remove", target_type="user", target_id=user.id)
+
+
+# --- passwords and sign-out -------------------------------------------------------------
+
+
+async def change_password(principal: Principal, db: AsyncSession, *, current: str, new: str) -> int:
+    """Change the caller's password; other sessions are revoked. Returns how many."""
+    authorize(principal, Action.SELF_PASSWORD)
+    user, session = await _user_and_session(principal, db)
+    hasher = runtime_of(db).hasher
+    if user.password_hash is None or not hasher.verify(user.password_hash, current):
+        await record(
+            principal,
+            db,
+            "user.password_change",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+        )
+        raise ValidationFailed(
+            "The current password is not right.", extra={"field": "current_password"}
+        )
+    tenant = await db.get(Tenant, user.tenant_id)
+    try:
+        check_password(
+            new,
+            context=[user.email.split("@")[0], user.display_name, tenant.name if tenant else ""],
+        )
+    except WeakPassword as e:
+        raise ValidationFailed(str(e), extra={"field": "new_password"}) from e
+    if hasher.verify(user.password_hash, new):
+        raise ValidationFailed(
+            "Choose a password different from the current one.", extra={"field": "new_password"}
+        )
+    user.password_hash = hasher.hash(new)
+    user.password_changed_at, user.must_change_password = now(), False
+    revoked = await revoke_user_sessions(db, user.id, reason="password changed", keep=session.id)
+    await record(
+        principal,
+        db,
+        "user.password_change",
+        target_type="user",
+        target_id=user.id,
+        details={"sessions_revoked": revoked},
+    )
+    return revoked
+
+
+async def sign_out(principal: Principal, db: AsyncSession) -> None:
+    _, session = await _user_and_session(principal, db)
+    session.revoked_at, session.revoked_reason = now(), "signed out"
+    await record(principal, db, "auth.sign_out", target_type="session", target_id=session.id)

@@ -1,0 +1,1 @@
+"""Authorization: actions, role permissions, the decision point, enforcement, visibility."""
