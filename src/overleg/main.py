@@ -49,8 +49,15 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
-    for r in (health.router, auth.router, me.router, admin_users.router, admin_groups.router,
-              admin_tenant.router, admin_audit.router):  # fmt: skip
+    for r in (
+        health.router,
+        auth.router,
+        me.router,
+        admin_users.router,
+        admin_groups.router,
+        admin_tenant.router,
+        admin_audit.router,
+    ):
         app.include_router(r)
     s = runtime.settings
     app.add_middleware(

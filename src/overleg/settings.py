@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     throttle_ip_threshold: int = 50
     throttle_max_delay_seconds: int = 900
 
+    # DNS for domain verification: "host" or "host:port" entries; empty = the system resolver
+    dns_nameservers: list[str] = Field(default_factory=list)
+
     # HTTP
     max_request_bytes: int = Field(default=1_048_576, ge=1024)
     trusted_proxies: list[str] = Field(default_factory=list)

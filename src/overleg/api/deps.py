@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -58,10 +59,13 @@ async def session_principal(request: Request) -> Principal:
         try:
             async with db.begin():
                 principal, s = await authenticate(
-                    db, token, ip=request.state.client_ip,
+                    db,
+                    token,
+                    ip=request.state.client_ip,
                     user_agent=request.headers.get("user-agent"),
-                    request_id=request.state.request_id, auth_method=method,
-                )  # fmt: skip
+                    request_id=request.state.request_id,
+                    auth_method=method,
+                )
                 csrf = s.csrf_token
         except Unauthenticated:
             # authenticate() revoked an idle/expired session; keep that.
@@ -70,8 +74,10 @@ async def session_principal(request: Request) -> Principal:
     if method == "cookie" and request.method not in SAFE_METHODS:
         given = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(given.encode(), csrf.encode()):
-            raise Forbidden("Missing or wrong X-CSRF-Token header for a cookie session.",
-                            extra={"type_hint": "csrf"})  # fmt: skip
+            raise Forbidden(
+                "Missing or wrong X-CSRF-Token header for a cookie session.",
+                extra={"type_hint": "csrf"},
+            )
     request.state.principal = principal
     return principal
 
@@ -95,18 +101,24 @@ async def current_principal(
     """A fully signed-in session (second factor given where required, password not expired)."""
     state = _state(p)
     if state == MFA_ENROL:
-        raise MfaRequired("Your organisation requires a second factor: set up an "
-                          "authenticator app (POST /api/v1/me/mfa/totp).",
-                          extra={"next": "enrol"})  # fmt: skip
+        raise MfaRequired(
+            "Your organisation requires a second factor: set up an "
+            "authenticator app (POST /api/v1/me/mfa/totp).",
+            extra={"next": "enrol"},
+        )
     if state != ACTIVE:
-        raise MfaRequired("Give your second factor first (POST /api/v1/auth/mfa).",
-                          extra={"next": "verify"})  # fmt: skip
+        raise MfaRequired(
+            "Give your second factor first (POST /api/v1/auth/mfa).", extra={"next": "verify"}
+        )
     if p.extra.get("must_change_password") == "True":
-        raise Forbidden("Change your password first (POST /api/v1/me/password).",
-                        extra={"next": "change_password"})  # fmt: skip
+        raise Forbidden(
+            "Change your password first (POST /api/v1/me/password).",
+            extra={"next": "change_password"},
+        )
     return p
 
 
+@asynccontextmanager
 async def _unit_of_work(request: Request, principal: Principal) -> AsyncIterator[AsyncSession]:
     rt = runtime(request)
     session = rt.database.session(tenant_id=principal.tenant_id)
@@ -125,21 +137,21 @@ async def _unit_of_work(request: Request, principal: Principal) -> AsyncIterator
 async def db_current(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async for s in _unit_of_work(request, principal):
+    async with _unit_of_work(request, principal) as s:
         yield s
 
 
 async def db_enrolling(
     request: Request, principal: Annotated[Principal, Depends(enrolling_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async for s in _unit_of_work(request, principal):
+    async with _unit_of_work(request, principal) as s:
         yield s
 
 
 async def db_session_any(
     request: Request, principal: Annotated[Principal, Depends(session_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async for s in _unit_of_work(request, principal):
+    async with _unit_of_work(request, principal) as s:
         yield s
 
 

@@ -119,9 +119,15 @@ class HttpBasics:
             elapsed = time.perf_counter() - start
             REQUESTS.labels(scope["method"], path, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], path).observe(elapsed)
-            log.info("request", method=scope["method"], route=path,
-                     status=status_holder["status"], ms=round(elapsed * 1000, 1),
-                     request_id=rid, ip=state["client_ip"])  # fmt: skip
+            log.info(
+                "request",
+                method=scope["method"],
+                route=path,
+                status=status_holder["status"],
+                ms=round(elapsed * 1000, 1),
+                request_id=rid,
+                ip=state["client_ip"],
+            )
 
     def _security_headers(self, scope: Scope, rid: str) -> list[tuple[bytes, bytes]]:
         out = [
@@ -140,16 +146,21 @@ class HttpBasics:
         return out
 
     async def _reject_too_large(self, scope: Scope, send: Send, rid: str) -> None:
-        body = json.dumps({
-            "type": "https://overleg.invalid/problems/too-large",
-            "title": "Request too large",
-            "status": 413,
-            "detail": f"The request body is larger than {self.max_body} bytes.",
-            "instance": scope.get("path", ""),
-            "request_id": rid,
-        }).encode()  # fmt: skip
-        headers = [(b"content-type", b"application/problem+json"),
-                   (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")] + self._security_headers(scope, rid)  # fmt: skip
+        body = json.dumps(
+            {
+                "type": "https://overleg.invalid/problems/too-large",
+                "title": "Request too large",
+                "status": 413,
+                "detail": f"The request body is larger than {self.max_body} bytes.",
+                "instance": scope.get("path", ""),
+                "request_id": rid,
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+            *self._security_headers(scope, rid),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -80,35 +80,60 @@ def install(app: FastAPI) -> None:
         slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
             exc.status_code, "http-error"
         )
-        return problem(request, exc.status_code, slug, str(exc.detail), str(exc.detail),
-                       headers=dict(exc.headers or {}))  # fmt: skip
+        return problem(
+            request,
+            exc.status_code,
+            slug,
+            str(exc.detail),
+            str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity_conflict", error=type(exc.orig).__name__)
-        return problem(request, 409, "conflict", "Conflict",
-                       "This conflicts with data that exists already (a name or address "
-                       "that must be unique is taken).")  # fmt: skip
+        return problem(
+            request,
+            409,
+            "conflict",
+            "Conflict",
+            "This conflicts with data that exists already (a name or address "
+            "that must be unique is taken).",
+        )
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db_down(request: Request, exc: DBAPIError) -> JSONResponse:
         log.error("database_unavailable", error=type(exc.orig).__name__)
-        return problem(request, 503, "service-unavailable", "Service unavailable",
-                       "The database is not reachable right now; nothing was changed. "
-                       "Try again shortly.", headers={"Retry-After": "5"})  # fmt: skip
+        return problem(
+            request,
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The database is not reachable right now; nothing was changed. Try again shortly.",
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(ConnectionError)
     @app.exception_handler(OSError)
     async def _conn(request: Request, exc: OSError) -> JSONResponse:
         log.error("backend_unavailable", error=type(exc).__name__)
-        return problem(request, 503, "service-unavailable", "Service unavailable",
-                       "A backend service is not reachable right now; nothing was changed.",
-                       headers={"Retry-After": "5"})  # fmt: skip
+        return problem(
+            request,
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "A backend service is not reachable right now; nothing was changed.",
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled_error")
-        return problem(request, 500, "internal-error", "Internal error",
-                       "Something went wrong on the server; it was logged with this "
-                       "request's id.")  # fmt: skip
+        return problem(
+            request,
+            500,
+            "internal-error",
+            "Internal error",
+            "Something went wrong on the server; it was logged with this request's id.",
+        )

@@ -6,7 +6,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +21,7 @@ from overleg.audit.schemas import (
     Outcome,
     VerifyResult,
 )
+from overleg.kernel.errors import OverlegError
 
 if TYPE_CHECKING:
     from overleg.kernel.db.session import Database
@@ -51,6 +52,31 @@ def entry_for(
         user_agent=principal.user_agent,
         request_id=principal.request_id,
     )
+
+
+E = TypeVar("E", bound=OverlegError)
+
+
+def failing(
+    err: E,
+    principal: Principal,
+    action: str,
+    *,
+    target_type: str | None = None,
+    target_id: str | uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> E:
+    """Attach a ``failed`` audit record to ``err``. Raise the result: the unit of work
+    writes the record after the rollback, so the failed attempt stays on record."""
+    err.audit = entry_for(
+        principal,
+        action,
+        outcome=Outcome.FAILED,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+    return err
 
 
 async def record(

@@ -20,13 +20,20 @@ from overleg.security.principal import for_tenant
 app = typer.Typer(help="Audit log.", no_args_is_help=True)
 
 
-def _query(actor: str | None, action: str | None, target: str | None, since: datetime | None,
-           until: datetime | None, limit: int) -> AuditQuery:  # fmt: skip
+def _query(
+    actor: str | None,
+    action: str | None,
+    target: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> AuditQuery:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise fail(f"--{name} needs a time zone, e.g. 2026-11-01T00:00:00+00:00")
-    return AuditQuery(actor=actor, action=action, target=target, since=since, until=until,
-                      limit=limit)  # fmt: skip
+    return AuditQuery(
+        actor=actor, action=action, target=target, since=since, until=until, limit=limit
+    )
 
 
 @app.command("search")
@@ -48,8 +55,11 @@ def search(
             return await service.search(for_tenant(me(), tid), db, q)
 
     for r in run(go).records:
-        console.print(f"{r.seq}\t{r.at.isoformat()}\t{r.actor_label}\t{r.action}\t{r.outcome}\t"
-                      f"{r.target_type or '-'}:{r.target_id or '-'}", highlight=False)  # fmt: skip
+        console.print(
+            f"{r.seq}\t{r.at.isoformat()}\t{r.actor_label}\t{r.action}\t{r.outcome}\t"
+            f"{r.target_type or '-'}:{r.target_id or '-'}",
+            highlight=False,
+        )
 
 
 @app.command("export")
@@ -112,8 +122,10 @@ def verify(
         elif r.ok:
             console.print(f"{name}: ok, {r.checked} records")
         else:
-            console.print(f"{name}: BROKEN at record {r.first_bad_seq} ({r.first_bad_id}): "
-                          f"{r.reason}", highlight=False)  # fmt: skip
+            console.print(
+                f"{name}: BROKEN at record {r.first_bad_seq} ({r.first_bad_id}): {r.reason}",
+                highlight=False,
+            )
         bad = bad or not r.ok
     if bad:
         raise typer.Exit(code=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from overleg.audit.service import record
-from overleg.cli.common import console, me, run, tenant_id
+from overleg.cli.common import console, fail, me, run, tenant_id
 from overleg.identity.service import list_tenants
 from overleg.kernel.runtime import Runtime
 from overleg.security.authz.actions import Action
@@ -34,8 +34,14 @@ def rotate(
             async with rt.database.transaction(tenant_id=tid) as db:
                 authorize(op, Action.KEYS_ROTATE)
                 result = await rt.keys.rotate(db, tid)
-                await record(op, db, "keys.rotate", target_type="tenant", target_id=tid,
-                             details=result.__dict__)  # fmt: skip
+                await record(
+                    op,
+                    db,
+                    "keys.rotate",
+                    target_type="tenant",
+                    target_id=tid,
+                    details=result.__dict__,
+                )
             lines.append(
                 f"{slug}: now {result.new_kek_id}, {result.rewrapped} data keys re-wrapped, "
                 f"new writes use data key v{result.new_dek_version}"
@@ -44,3 +50,36 @@ def rotate(
 
     for line in run(go):
         console.print(line, highlight=False)
+
+
+@app.command("destroy-retired")
+def destroy_retired(
+    tenant: str = typer.Option(..., "--tenant", "-t"),
+    yes: bool = typer.Option(False, "--yes", help="confirm: no older backup needs restoring"),
+) -> None:
+    """Destroy the organisation's key-encryption keys from before the last rotation.
+
+    Database backups taken before that rotation become unreadable: run this only once
+    they have expired.
+    """
+    if not yes:
+        raise fail("this makes backups from before the last rotation unreadable; add --yes")
+
+    async def go(rt: Runtime) -> list[str]:
+        tid = await tenant_id(rt, tenant)
+        op = for_tenant(me(), tid)
+        async with rt.database.transaction(tenant_id=tid) as db:
+            authorize(op, Action.KEYS_ROTATE)
+            destroyed = await rt.keys.destroy_retired_keks(db, tid)
+            await record(
+                op,
+                db,
+                "keys.destroy_retired",
+                target_type="tenant",
+                target_id=tid,
+                details={"kek_ids": destroyed},
+            )
+        return destroyed
+
+    destroyed = run(go)
+    console.print(f"{tenant}: destroyed {len(destroyed)} retired key-encryption keys")

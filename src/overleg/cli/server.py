@@ -37,9 +37,12 @@ def init(
             tenant = await identity.create_tenant(me(), db, DEMO)
             op = for_tenant(me(), tenant.id)
             created = await identity.create_user(
-                op, db, UserCreate(email=DEMO_ADMIN, display_name="Demo Admin",
-                                   admin_roles=["global_admin"]),
-            )  # fmt: skip
+                op,
+                db,
+                UserCreate(
+                    email=DEMO_ADMIN, display_name="Demo Admin", admin_roles=["global_admin"]
+                ),
+            )
             return created.one_time_password
 
     password = run(go, create=True)

@@ -76,8 +76,11 @@ def _act(tenant: str, email: str, verb: str) -> UserPublic:
         async with rt.database.transaction(tenant_id=tid) as db:
             op = for_tenant(me(), tid)
             u = await _find(op, db, email)
-            fn = {"disable": identity.disable_user, "enable": identity.enable_user,
-                  "reset-mfa": identity.reset_mfa}[verb]  # fmt: skip
+            fn = {
+                "disable": identity.disable_user,
+                "enable": identity.enable_user,
+                "reset-mfa": identity.reset_mfa,
+            }[verb]
             return await fn(op, db, u.id)
 
     return run(go)

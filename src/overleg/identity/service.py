@@ -13,8 +13,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit import chain
-from overleg.audit.service import record
+from overleg.audit.service import failing, record
 from overleg.identity.access import access_group, access_user
+from overleg.identity.dns import txt_records
 from overleg.identity.models import Group, GroupMember, RecoveryCode, Tenant, TenantDomain, User
 from overleg.identity.rules import RuleSyntaxError, parse_rule
 from overleg.identity.schemas import (
@@ -34,11 +35,11 @@ from overleg.identity.schemas import (
 )
 from overleg.kernel.clock import now
 from overleg.kernel.db.session import rescope
-from overleg.kernel.errors import Conflict, ValidationFailed
+from overleg.kernel.errors import Conflict, ServiceUnavailable, ValidationFailed
 from overleg.kernel.runtime import runtime_of
 from overleg.security.authn.passwords import WeakPassword, check_password
 from overleg.security.authz.actions import Action
-from overleg.security.authz.enforce import authorize
+from overleg.security.authz.enforce import authorize, not_found_denied
 from overleg.security.authz.pdp import Resource
 from overleg.security.authz.visibility import visible_users
 from overleg.security.principal import Principal, for_tenant
@@ -152,6 +153,44 @@ async def add_domain(principal: Principal, db: AsyncSession, data: DomainCreate)
     db.add(d)
     await db.flush()
     await record(principal, db, "domain.add", target_type="domain", target_id=data.domain)
+    return _domain_public(d)
+
+
+async def verify_domain(principal: Principal, db: AsyncSession, domain: str) -> DomainPublic:
+    """Check DNS for the domain's ``overleg-verification=<token>`` TXT record and, when it is
+    there, mark the domain verified. A missing record is a 422 that says what to publish."""
+    authorize(principal, Action.DOMAIN_MANAGE)
+    d = await db.scalar(select(TenantDomain).where(TenantDomain.domain == domain))
+    if d is None:
+        raise not_found_denied(principal, "domain.verify", "domain", domain)
+    expected = f"{TXT_PREFIX}{d.verification_token}"
+    try:
+        found = await txt_records(domain, runtime_of(db).settings.dns_nameservers)
+    except LookupError as e:
+        raise ServiceUnavailable(f"{e}. Try again later.") from e
+    if expected not in found:
+        err = ValidationFailed(
+            f"No TXT record {expected!r} at {domain} yet. Publish it and try again "
+            "(DNS changes can take a while to appear).",
+            extra={"field": "domain"},
+        )
+        raise failing(
+            err,
+            principal,
+            "domain.verify",
+            target_type="domain",
+            target_id=domain,
+            details={"found": found[:10]},
+        )
+    d.verified_at = now()
+    await record(
+        principal,
+        db,
+        "domain.verify",
+        target_type="domain",
+        target_id=domain,
+        details={"method": "dns-txt"},
+    )
     return _domain_public(d)
 
 

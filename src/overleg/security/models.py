@@ -24,6 +24,8 @@ class UserSession(IdMixin, CreatedMixin, TenantScoped, Base):
     # active | mfa_pending (password ok, second factor missing) | mfa_enrol (must enrol first)
     state: Mapped[str] = mapped_column(String(12))
     mfa_at: Mapped[datetime | None]
+    #: authentication methods used (RFC 8176 values, space separated): "pwd", "pwd otp"
+    amr: Mapped[str] = mapped_column(String(40), default="pwd")
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ip: Mapped[str | None] = mapped_column(String(64))

@@ -40,6 +40,8 @@ class Principal:
     roles: frozenset[Role] = frozenset()
     session_id: uuid.UUID | None = None
     mfa_at: datetime | None = None
+    #: how the session was authenticated (RFC 8176): ("pwd",) or ("pwd", "otp")
+    amr: tuple[str, ...] = ()
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None

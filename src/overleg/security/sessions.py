@@ -122,6 +122,7 @@ async def authenticate(
         roles=roles_of(user.kind, user.admin_roles),
         session_id=s.id,
         mfa_at=s.mfa_at,
+        amr=tuple(s.amr.split()),
         ip=ip,
         user_agent=user_agent,
         request_id=request_id,

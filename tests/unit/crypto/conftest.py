@@ -2,49 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 from overleg.kernel.crypto.models import TenantDataKey, TenantKeyState
 from overleg.kernel.db.base import Base
 from overleg.kernel.db.session import Database, make_engine
-
-SOFTHSM_LIB = "/usr/lib/softhsm/libsofthsm2.so"
-SO_PIN = "12345678"
-USER_PIN = "1234"
-
-
-def hsm_missing(reason: str) -> NoReturn:
-    """Skip, or fail when the run promised that every service is there."""
-    if os.environ.get("OVERLEG_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"SoftHSM2 is required (OVERLEG_REQUIRE_SERVICES=1) but {reason}")
-    pytest.skip(f"SoftHSM2 not available: {reason}")
-
-
-@dataclass(frozen=True)
-class SoftHsm:
-    util: str
-    lib_path: str
-    conf: Path
-    label: str
-    pin: str = USER_PIN
-    so_pin: str = SO_PIN
-
-    def init_token(self, label: str) -> None:
-        subprocess.run(
-            [self.util, "--init-token", "--free", "--label", label]
-            + ["--so-pin", self.so_pin, "--pin", self.pin],
-            check=True,
-            capture_output=True,
-            env={**os.environ, "SOFTHSM2_CONF": str(self.conf)},
-        )
+from tests.unit.crypto.hsm import SOFTHSM_LIB, SoftHsm, hsm_missing
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,7 @@ DEK = bytes(range(32))
 OTHER = bytes(range(1, 33))
 
 
-def only(version: int, key: bytes = DEK):
+def only(version: int, key: bytes = DEK) -> Callable[[int], bytes]:
     def deks(v: int) -> bytes:
         if v != version:
             raise KeyUnavailable(f"no DEK version {v}")

@@ -119,9 +119,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 # -- encrypt / decrypt -------------------------------------------------------------
 
 
-async def test_encrypt_decrypt_round_trip(
-    database: Database, make_provider: MakeProvider
-) -> None:
+async def test_encrypt_decrypt_round_trip(database: Database, make_provider: MakeProvider) -> None:
     ks = KeyService(make_provider())
     tid = await new_tenant(database, ks)
     blob = await seal(database, ks, tid, b"secret text")
@@ -202,6 +200,22 @@ async def test_cache_expires(database: Database, provider: KeyProvider) -> None:
     assert counting.unwraps == 3
 
 
+async def test_cache_does_not_outlive_a_rolled_back_init(
+    database: Database, make_provider: MakeProvider
+) -> None:
+    ks = KeyService(make_provider())
+    tid = new_id()
+    with pytest.raises(RuntimeError):
+        async with database.transaction(unscoped=True) as s:
+            await ks.init_tenant(s, tid)
+            await ks.encrypt(s, tid, b"x", aad(tid))  # caches a DEK v1 that never commits
+            raise RuntimeError
+    async with database.transaction(unscoped=True) as s:
+        await ks.init_tenant(s, tid)  # a different DEK v1
+    blob = await seal(database, ks, tid, b"after")
+    assert await decrypt(database, KeyService(make_provider()), tid, blob) == b"after"
+
+
 async def test_dek_of_another_provider_is_unavailable(
     database: Database, provider: KeyProvider
 ) -> None:
@@ -229,7 +243,7 @@ async def test_rotate(database: Database, make_provider: MakeProvider) -> None:
     assert result.old_kek_id == kek_id_for(tid, 1)
     assert result.new_kek_id == kek_id_for(tid, 2)
     assert (result.kek_version, result.rewrapped, result.new_dek_version) == (2, 1, 2)
-    assert not provider.has_kek(result.old_kek_id)
+    assert provider.has_kek(result.old_kek_id)  # kept: older backups need it
     assert provider.has_kek(result.new_kek_id)
     v1, v2 = await rows_of(database, tid)
     assert v1.id == before.id
@@ -239,7 +253,11 @@ async def test_rotate(database: Database, make_provider: MakeProvider) -> None:
     state = await state_of(database, tid)
     assert state is not None
     assert (state.kek_id, state.kek_version) == (result.new_kek_id, 2)
-    # The pre-rotation wrapping (e.g. from a backup) is dead: its KEK is gone.
+    # The pre-rotation wrapping (e.g. from a backup) still opens until the old KEK goes.
+    assert provider.unwrap(before.kek_id, before.wrapped, dek_aad(tid, 1))
+    async with database.transaction(tenant_id=tid) as s:
+        assert await ks.destroy_retired_keks(s, tid) == [result.old_kek_id]
+    assert not provider.has_kek(result.old_kek_id)
     with pytest.raises(KeyUnavailable):
         provider.unwrap(before.kek_id, before.wrapped, dek_aad(tid, 1))
 
@@ -251,7 +269,7 @@ async def test_rotate(database: Database, make_provider: MakeProvider) -> None:
     async with database.transaction(unscoped=True) as s:
         again = await fresh.rotate(s, tid)
     assert (again.kek_version, again.rewrapped, again.new_dek_version) == (3, 2, 3)
-    assert not provider.has_kek(kek_id_for(tid, 2))
+    assert provider.has_kek(kek_id_for(tid, 2))
     other = KeyService(make_provider())
     assert await decrypt(database, other, tid, blob1) == b"written before rotation"
     assert await decrypt(database, other, tid, blob2) == b"written after rotation"
@@ -279,6 +297,14 @@ async def test_rolled_back_rotation_keeps_the_old_kek(
     async with database.transaction(unscoped=True) as s:
         result = await ks.rotate(s, tid)
     assert result.kek_version == 2
+    assert provider.has_kek(kek_id_for(tid, 1))
+    with pytest.raises(RuntimeError, match="boom"):
+        async with database.transaction(unscoped=True) as s:
+            await ks.destroy_retired_keks(s, tid)
+            raise RuntimeError("boom")
+    assert provider.has_kek(kek_id_for(tid, 1))  # not destroyed: the transaction rolled back
+    async with database.transaction(unscoped=True) as s:
+        await ks.destroy_retired_keks(s, tid)
     assert not provider.has_kek(kek_id_for(tid, 1))
     assert await decrypt(database, KeyService(make_provider()), tid, blob) == b"precious"
 
@@ -298,6 +324,26 @@ async def test_rotation_in_a_savepoint_waits_for_the_outer_commit(
             raise RuntimeError("boom")
 
     assert provider.has_kek(kek_id_for(tid, 1))
+    assert await decrypt(database, KeyService(provider), tid, blob) == b"precious"
+
+
+async def test_rotation_in_a_rolled_back_savepoint_keeps_the_old_kek(
+    database: Database, provider: KeyProvider
+) -> None:
+    ks = KeyService(provider)
+    tid = await new_tenant(database, ks)
+    blob = await seal(database, ks, tid, b"precious")
+
+    async with database.transaction(unscoped=True) as s:
+        with pytest.raises(RuntimeError, match="boom"):
+            async with s.begin_nested():
+                await ks.rotate(s, tid)
+                raise RuntimeError("boom")
+        # the outer transaction commits, without the rotation
+
+    assert provider.has_kek(kek_id_for(tid, 1))
+    state = await state_of(database, tid)
+    assert state is not None and state.kek_version == 1
     assert await decrypt(database, KeyService(provider), tid, blob) == b"precious"
 
 

@@ -12,7 +12,7 @@ from pkcs11.exceptions import AttributeSensitive, KeyUnextractable
 from overleg.kernel.crypto.errors import DecryptionFailed, KeyExists, KeyUnavailable
 from overleg.kernel.crypto.providers.pkcs11 import Pkcs11Provider
 from overleg.kernel.errors import ConfigurationError
-from tests.unit.crypto.conftest import SoftHsm, hsm_missing
+from tests.unit.crypto.hsm import SoftHsm
 
 pytestmark = pytest.mark.hsm
 
@@ -59,6 +59,7 @@ def test_kek_is_generated_in_token_and_not_extractable(
         assert key[Attribute.SENSITIVE] is True
         assert key[Attribute.EXTRACTABLE] is False
         assert key[Attribute.NEVER_EXTRACTABLE] is True
+        assert key[Attribute.WRAP] is False  # only C_Encrypt/C_Decrypt are ever needed
         with pytest.raises(AttributeSensitive):
             key[Attribute.VALUE]
         # Nor can it be wrapped out with another key of the token.
@@ -165,15 +166,6 @@ def test_wrong_pin_is_a_configuration_error(softhsm: SoftHsm) -> None:
     p = Pkcs11Provider(softhsm.lib_path, label, "wrong-pin")
     with pytest.raises(ConfigurationError, match="PinIncorrect"):
         p.check()
-
-
-def test_hsm_missing_fails_when_services_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OVERLEG_REQUIRE_SERVICES", "1")
-    with pytest.raises(pytest.fail.Exception, match="required"):
-        hsm_missing("softhsm2-util is not on PATH")
-    monkeypatch.delenv("OVERLEG_REQUIRE_SERVICES")
-    with pytest.raises(pytest.skip.Exception, match="not available"):
-        hsm_missing("softhsm2-util is not on PATH")
 
 
 def test_closing_one_provider_does_not_fake_destroys_in_another(softhsm: SoftHsm) -> None:

@@ -34,8 +34,11 @@ async def export(
         async for line in service.export_stream(database, p.tenant_id, q):
             yield line
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson",
-                             headers={"content-disposition": "attachment; filename=audit.jsonl"})  # fmt: skip
+    return StreamingResponse(
+        lines(),
+        media_type="application/x-ndjson",
+        headers={"content-disposition": "attachment; filename=audit.jsonl"},
+    )
 
 
 @router.post("/verify", response_model=VerifyResult)

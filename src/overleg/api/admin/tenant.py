@@ -27,9 +27,14 @@ async def domains(p: CurrentPrincipal, db: Db) -> list[DomainPublic]:
 
 @router.post("/domains", response_model=DomainPublic, status_code=201)
 async def add_domain(body: DomainCreate, p: CurrentPrincipal, db: Db) -> DomainPublic:
-    """Publish the returned `txt_record` in DNS; an operator then confirms it
-    (`overleg tenant verify-domain`)."""
+    """Publish the returned `txt_record` in DNS, then POST `/api/admin/domains/{domain}/verify`."""
     return await service.add_domain(p, db, body)
+
+
+@router.post("/domains/{domain}/verify", response_model=DomainPublic)
+async def verify_domain(domain: str, p: CurrentPrincipal, db: Db) -> DomainPublic:
+    """Checks DNS for the domain's TXT record (see `txt_record`) and marks it verified."""
+    return await service.verify_domain(p, db, domain.lower())
 
 
 @router.get("/policies/{kind}", response_model=PolicyVersion, tags=["admin: policies"])

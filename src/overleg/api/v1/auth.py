@@ -16,9 +16,14 @@ router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
 def _set_cookie(request: Request, response: Response, token: str) -> None:
     settings = runtime(request).settings
     response.set_cookie(
-        COOKIE, token, httponly=True, secure=bool(settings.cookie_secure), samesite="strict",
-        max_age=settings.session_absolute_hours * 3600, path="/",
-    )  # fmt: skip
+        COOKIE,
+        token,
+        httponly=True,
+        secure=bool(settings.cookie_secure),
+        samesite="strict",
+        max_age=settings.session_absolute_hours * 3600,
+        path="/",
+    )
 
 
 def _answer(request: Request, response: Response, out: AuthOutcome, failed: str) -> SignInResponse:
@@ -30,8 +35,12 @@ def _answer(request: Request, response: Response, out: AuthOutcome, failed: str)
     if out.status == "failed" or out.token is None or out.csrf_token is None:
         raise Unauthenticated(failed)
     _set_cookie(request, response, out.token)
-    return SignInResponse(status=out.status, token=out.token, csrf_token=out.csrf_token,
-                          must_change_password=out.must_change_password)  # fmt: skip
+    return SignInResponse(
+        status=out.status,
+        token=out.token,
+        csrf_token=out.csrf_token,
+        must_change_password=out.must_change_password,
+    )
 
 
 @router.post("/sign-in", response_model=SignInResponse, summary="Sign in with a password")
@@ -41,8 +50,9 @@ async def sign_in(
     """Returns a session token. If the account has a second factor the session waits for it
     (`mfa_required`: POST /api/v1/auth/mfa); if policy requires one and none is set up,
     the session may only enrol one (`mfa_enrolment_required`)."""
-    out = await service.sign_in(anon, db, email=body.email, password=body.password,
-                                tenant=body.tenant)  # fmt: skip
+    out = await service.sign_in(
+        anon, db, email=body.email, password=body.password, tenant=body.tenant
+    )
     await db.commit()  # keep failure counters and audit even though we answer with an error
     return _answer(request, response, out, "The e-mail address or password is not right.")
 
@@ -65,8 +75,9 @@ async def step_up(body: MfaVerifyRequest, p: AnyPrincipal, db: DbAny) -> None:
     out = await service.step_up(p, db, code=body.code, recovery_code=body.recovery_code)
     await db.commit()
     if out.status == "throttled":
-        raise TooManyAttempts(f"Try again in {out.retry_after} seconds.",
-                              retry_after=out.retry_after)  # fmt: skip
+        raise TooManyAttempts(
+            f"Try again in {out.retry_after} seconds.", retry_after=out.retry_after
+        )
     if out.status != "signed_in":
         raise Unauthenticated("That code is not right.")
 

@@ -34,10 +34,17 @@ router = APIRouter(prefix="/api/v1", tags=["me"])
 async def me(p: AnyPrincipal, db: DbAny) -> Me:
     assert p.user_id is not None
     u = await identity.self_profile(p, db)
-    return Me(id=str(u.id), tenant_id=str(u.tenant_id), email=u.email,
-              display_name=u.display_name, kind=u.kind, admin_roles=u.admin_roles,
-              mfa_enabled=u.mfa_enabled, session_state=p.extra.get("session_state", ""),
-              must_change_password=p.extra.get("must_change_password") == "True")  # fmt: skip
+    return Me(
+        id=str(u.id),
+        tenant_id=str(u.tenant_id),
+        email=u.email,
+        display_name=u.display_name,
+        kind=u.kind,
+        admin_roles=u.admin_roles,
+        mfa_enabled=u.mfa_enabled,
+        session_state=p.extra.get("session_state", ""),
+        must_change_password=p.extra.get("must_change_password") == "True",
+    )
 
 
 @router.get("/me/sessions", response_model=list[SessionPublic])

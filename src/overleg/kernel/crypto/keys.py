@@ -6,9 +6,10 @@ newest non-retired DEK (see ``envelope``).
 
 - **Rotation** creates KEK version n+1, re-wraps every DEK under it (content is not
   re-encrypted), retires the old DEKs for writing and adds a fresh DEK for new writes. Old
-  KEKs are destroyed only after the transaction commits: destroying them earlier would lose
-  every key of the tenant if the commit then failed. A consequence to be aware of: database
-  backups taken before a rotation can no longer be decrypted once the old KEK is gone.
+  KEK versions are KEPT: database backups taken before the rotation hold DEKs wrapped by
+  them, and must stay restorable. ``destroy_retired_keks`` destroys them once such backups
+  have expired; it acts only after its transaction commits (destroying earlier would lose
+  keys if the commit then failed).
 - **Shredding** destroys the tenant's KEKs in the provider at once, deletes the wrapped DEKs
   and marks the tenant shredded (for good: ``init_tenant`` refuses it afterwards). Wrapped
   DEKs restored from an old backup are useless without the KEK.
@@ -121,13 +122,11 @@ class KeyService:
         self._ensure_kek(new_kek_id)
 
         rows = await self._rows(db, tenant_id)
-        old_keks = {old_kek_id} | {kek_id_for(tenant_id, v) for v in range(1, kek_version)}
         stamp = now()
         for row in rows:
             aad = dek_aad(tenant_id, row.version)
             dek = self._unwrap(row, tenant_id)
             row.wrapped = self.provider.wrap(new_kek_id, dek, aad)
-            old_keks.add(row.kek_id)
             row.kek_id = new_kek_id
             row.provider = self.provider.name
             if row.retired_at is None:
@@ -147,8 +146,6 @@ class KeyService:
         state.kek_id = new_kek_id
         state.kek_version = kek_version
         await db.flush()
-        old_keks.discard(new_kek_id)
-        _destroy_after_commit(db, self.provider, sorted(old_keks))
         self.forget(tenant_id)
         return RotationResult(
             tenant_id=tenant_id,
@@ -158,6 +155,21 @@ class KeyService:
             rewrapped=len(rows),
             new_dek_version=new_dek_version,
         )
+
+    async def destroy_retired_keks(self, db: AsyncSession, tenant_id: uuid.UUID) -> list[str]:
+        """Destroy the tenant's KEK versions older than the current one, after commit.
+
+        Do this only when no backup from before the last rotation needs restoring: such
+        backups hold DEKs wrapped by the old versions. Returns the ids to be destroyed.
+        """
+        await self._lock_state(db, tenant_id)
+        state = await self._state(db, tenant_id)
+        if state is None or state.shredded_at is not None:
+            raise await self._missing(db, tenant_id)
+        old = [kek_id_for(tenant_id, v) for v in range(1, state.kek_version)]
+        old = [k for k in old if self.provider.has_kek(k)]
+        _destroy_after_commit(db, self.provider, old)
+        return old
 
     async def shred(self, db: AsyncSession, tenant_id: uuid.UUID) -> None:
         """Make every ciphertext of the tenant undecryptable, for good.
@@ -317,4 +329,4 @@ def _destroy_committed(session: Session) -> None:
 def _forget_pending(session: Session, _previous: Any) -> None:
     # Whatever rotation queued these may have been rolled back with it: keeping an unused
     # KEK is harmless, destroying a used one is not.
-    pass
+    session.info.pop(_DESTROY_AFTER_COMMIT, None)

@@ -240,6 +240,7 @@ def upgrade() -> None:
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("mfa_at", overleg.kernel.db.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("amr", sa.String(length=40), nullable=False),
         sa.Column(
             "last_seen_at", overleg.kernel.db.types.UTCDateTime(timezone=True), nullable=False
         ),

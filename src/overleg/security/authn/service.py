@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.chain import SYSTEM_TENANT
 from overleg.audit.schemas import Outcome
-from overleg.audit.service import record
+from overleg.audit.service import failing, record
 from overleg.identity.models import RecoveryCode, Tenant, User
 from overleg.identity.schemas import roles_of
 from overleg.kernel.clock import now
@@ -289,6 +289,7 @@ async def verify_mfa(
         return AuthOutcome("failed")
     await throttle.clear(db, [key])
     session.state, session.mfa_at = ACTIVE, now()
+    session.amr = "pwd otp" if factor == "totp" else "pwd rc"
     token = rotate_token(session)
     await record(
         principal,
@@ -387,22 +388,15 @@ async def activate_totp(principal: Principal, db: AsyncSession, code: str) -> li
     ).decode()
     step = totp.verify(secret, code, last_used_step=None)
     if step is None:
-        await record(
-            principal,
-            db,
-            "mfa.totp_activate",
-            outcome=Outcome.FAILED,
-            target_type="user",
-            target_id=user.id,
-        )
-        raise ValidationFailed(
+        err = ValidationFailed(
             "That code is not right. Check the time on your phone and try the newest code.",
             extra={"field": "code"},
         )
+        raise failing(err, principal, "mfa.totp_activate", target_type="user", target_id=user.id)
     user.totp_secret_enc, user.totp_pending_enc = user.totp_pending_enc, None
     user.totp_enabled_at, user.totp_last_step = now(), step
     codes = await _new_recovery_codes(db, user)
-    session.state, session.mfa_at = ACTIVE, now()
+    session.state, session.mfa_at, session.amr = ACTIVE, now(), "pwd otp"
     await record(principal, db, "mfa.totp_activate", target_type="user", target_id=user.id)
     return codes
 
@@ -456,17 +450,10 @@ async def change_password(principal: Principal, db: AsyncSession, *, current: st
     user, session = await _user_and_session(principal, db)
     hasher = runtime_of(db).hasher
     if user.password_hash is None or not hasher.verify(user.password_hash, current):
-        await record(
-            principal,
-            db,
-            "user.password_change",
-            outcome=Outcome.FAILED,
-            target_type="user",
-            target_id=user.id,
-        )
-        raise ValidationFailed(
+        err = ValidationFailed(
             "The current password is not right.", extra={"field": "current_password"}
         )
+        raise failing(err, principal, "user.password_change", target_type="user", target_id=user.id)
     tenant = await db.get(Tenant, user.tenant_id)
     try:
         check_password(

@@ -1,0 +1,276 @@
+"""The hash-chained audit log against tampering done directly in the database.
+
+The world is built through the services (so its records are real), a few more records are
+appended, and then rows are changed with SQL behind the application's back: ``verify``
+must name the first record that no longer fits, and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from overleg.audit import chain
+from overleg.audit import service as audit
+from overleg.audit.models import AuditChainHead, AuditRecord
+from overleg.audit.schemas import VerifyResult
+from overleg.kernel.runtime import Runtime
+from tests.fixtures.world import World
+
+SEEDED = 30
+#: the record the tamper cases aim at: well inside the chain, not its first or last
+TARGET = 7
+
+
+async def _seed(world: World) -> int:
+    """Append records by several actors, with details that test the canonical form after a
+    round trip through the database (nesting, non-ASCII text, null, numbers, booleans).
+    Returns the length of contoso's chain."""
+    tid = world.tenants["contoso"].id
+    actors = ("olivia", "mia", "cora", "sid")
+    async with world.rt.database.transaction(tenant_id=tid) as db:
+        for i in range(SEEDED):
+            await audit.record(
+                world.principal(actors[i % len(actors)]),
+                db,
+                f"test.seed.{i % 3}",
+                target_type="user",
+                target_id=world.id("mia"),
+                details={
+                    "n": i,
+                    "name": "Zoë 🙂 <b>&",
+                    "nested": {"b": [1, 2.5, None], "a": True},
+                    "ratio": 0.1,
+                },
+            )
+    return await _length(world.rt, tid)
+
+
+async def _length(rt: Runtime, tenant_id: uuid.UUID) -> int:
+    async with rt.database.transaction(unscoped=True) as db:
+        head = await db.get(AuditChainHead, tenant_id)
+        assert head is not None
+        return head.seq
+
+
+async def _verify(rt: Runtime, tenant_id: uuid.UUID) -> VerifyResult:
+    async with rt.database.session(tenant_id=tenant_id, readonly=True) as db:
+        return await chain.verify(db, tenant_id)
+
+
+async def _row(rt: Runtime, tenant_id: uuid.UUID, seq: int) -> AuditRecord:
+    async with rt.database.transaction(unscoped=True) as db:
+        rec = await db.scalar(
+            select(AuditRecord).where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq == seq)
+        )
+        assert rec is not None
+        return rec
+
+
+async def _tamper_update(rt: Runtime, tenant_id: uuid.UUID, seq: int, **values: object) -> None:
+    """``UPDATE audit_records SET ... WHERE tenant_id = ? AND seq = ?`` on an unscoped session."""
+    async with rt.database.transaction(unscoped=True) as db:
+        result = await db.execute(
+            update(AuditRecord)
+            .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq == seq)
+            .values(**values)
+        )
+        assert result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def _tamper_delete(rt: Runtime, tenant_id: uuid.UUID, seq: int) -> None:
+    async with rt.database.transaction(unscoped=True) as db:
+        result = await db.execute(
+            delete(AuditRecord).where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq == seq)
+        )
+        assert result.rowcount == 1  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Expect:
+    seq: int  # first_bad_seq; 0 means "the last seq of the chain"
+    at_record: bool  # whether first_bad_id names a record (False: the chain head)
+    reason: str
+    checked: int  # records that passed before the bad one (-1: seq - 1)
+
+
+async def _edit_action(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    await _tamper_update(rt, tid, TARGET, action="user.delete")
+
+
+async def _edit_details(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    rec = await _row(rt, tid, TARGET)
+    await _tamper_update(rt, tid, TARGET, details={**rec.details, "n": 999})
+
+
+async def _edit_actor(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    await _tamper_update(rt, tid, TARGET, actor_label="someone-else@contoso.example")
+
+
+async def _delete_middle(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    await _tamper_delete(rt, tid, TARGET)
+
+
+async def _delete_last(rt: Runtime, tid: uuid.UUID, last: int) -> None:
+    await _tamper_delete(rt, tid, last)
+
+
+async def _swap_seq(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    """Reorder: records TARGET and TARGET + 3 trade places (their seq values)."""
+    a, b = TARGET, TARGET + 3
+    await _tamper_update(rt, tid, a, seq=-1)
+    await _tamper_update(rt, tid, b, seq=a)
+    await _tamper_update(rt, tid, -1, seq=b)
+
+
+async def _swap_contents(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    """Reorder by moving every field but id and seq from one row to the other."""
+    a, b = await _row(rt, tid, TARGET), await _row(rt, tid, TARGET + 1)
+    fields = [c for c in AuditRecord.__table__.columns.keys() if c not in ("id", "seq")]
+    await _tamper_update(rt, tid, TARGET, **{f: getattr(b, f) for f in fields})
+    await _tamper_update(rt, tid, TARGET + 1, **{f: getattr(a, f) for f in fields})
+
+
+async def _edit_and_rehash(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
+    """An attacker who knows the format edits a record and recomputes its own hash."""
+    rec = await _row(rt, tid, TARGET)
+    rec.action = "user.delete"
+    new_hash = chain.record_hash(rec)
+    assert new_hash != rec.hash
+    await _tamper_update(rt, tid, TARGET, action="user.delete", hash=new_hash)
+
+
+Tamper = Callable[[Runtime, uuid.UUID, int], Awaitable[None]]
+CASES: dict[str, tuple[Tamper, Expect]] = {
+    "edit-action": (_edit_action, Expect(TARGET, True, "edited", -1)),
+    "edit-details": (_edit_details, Expect(TARGET, True, "edited", -1)),
+    "edit-actor": (_edit_actor, Expect(TARGET, True, "edited", -1)),
+    "delete-middle": (
+        _delete_middle,
+        Expect(TARGET + 1, True, f"record {TARGET} is missing", TARGET - 1),
+    ),
+    "delete-last": (_delete_last, Expect(0, False, "records removed", -1)),
+    "reorder-swap-seq": (_swap_seq, Expect(TARGET, True, "link", -1)),
+    "reorder-swap-contents": (_swap_contents, Expect(TARGET, True, "link", -1)),
+    "edit-and-rehash": (_edit_and_rehash, Expect(TARGET + 1, True, "link", TARGET)),
+}
+
+
+async def test_a_built_world_verifies(world: World) -> None:
+    length = await _seed(world)
+    assert length > SEEDED + 8  # tenant, domain and eight users came before the seed
+    for slug in ("contoso", "fabrikam"):
+        tid = world.tenants[slug].id
+        result = await _verify(world.rt, tid)
+        assert result.ok, result
+        assert result.checked == await _length(world.rt, tid)
+        assert result.first_bad_seq is None and result.reason is None
+    system = await _verify(world.rt, chain.SYSTEM_TENANT)
+    assert system.ok and system.checked == 2  # the two "tenant.create" of the operator
+
+
+async def test_the_chain_links_every_record_to_the_one_before(world: World) -> None:
+    tid = world.tenants["contoso"].id
+    length = await _seed(world)
+    async with world.rt.database.transaction(unscoped=True) as db:
+        rows = (
+            await db.scalars(
+                select(AuditRecord).where(AuditRecord.tenant_id == tid).order_by(AuditRecord.seq)
+            )
+        ).all()
+        head = await db.get(AuditChainHead, tid)
+    assert [r.seq for r in rows] == list(range(1, length + 1))
+    assert rows[0].prev_hash == chain.GENESIS
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.prev_hash == before.hash
+    assert all(chain.record_hash(r) == r.hash for r in rows)
+    assert head is not None and head.last_hash == rows[-1].hash
+    # the details survived the round trip exactly
+    seeded = [r for r in rows if r.action.startswith("test.seed.")]
+    assert seeded[0].details["name"] == "Zoë 🙂 <b>&"
+    assert seeded[0].details["nested"] == {"b": [1, 2.5, None], "a": True}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+async def test_tampering_in_the_database_is_found(world: World, case: str) -> None:
+    tamper, expect = CASES[case]
+    tid, other = world.tenants["contoso"].id, world.tenants["fabrikam"].id
+    last = await _seed(world)
+    assert (await _verify(world.rt, tid)).ok
+    bad_seq = expect.seq or last
+    victim = (await _row(world.rt, tid, bad_seq)) if expect.at_record else None
+
+    await tamper(world.rt, tid, last)
+
+    result = await _verify(world.rt, tid)
+    assert not result.ok
+    assert result.first_bad_seq == bad_seq, result
+    assert expect.reason in (result.reason or ""), result
+    if victim is not None:
+        assert result.first_bad_id == victim.id, result
+    else:
+        assert result.first_bad_id is None
+    assert result.checked == (expect.checked if expect.checked >= 0 else bad_seq - 1)
+    # the other tenant's chain is its own and stays intact
+    assert (await _verify(world.rt, other)).ok
+
+
+async def test_a_shortened_head_does_not_hide_a_deleted_record(world: World) -> None:
+    """Deleting the newest record and rolling the head back by one seq only is caught too."""
+    tid = world.tenants["contoso"].id
+    last = await _seed(world)
+    await _tamper_delete(world.rt, tid, last)
+    async with world.rt.database.transaction(unscoped=True) as db:
+        await db.execute(
+            update(AuditChainHead).where(AuditChainHead.tenant_id == tid).values(seq=last - 1)
+        )
+    result = await _verify(world.rt, tid)
+    assert not result.ok
+    assert result.first_bad_seq == last and "records removed" in (result.reason or "")
+
+
+async def test_a_chain_longer_than_one_batch_is_checked_across_batches(rt: Runtime) -> None:
+    """Verify reads 1000 records at a time; a link across the batch edge still counts."""
+    from tests.fixtures.world import OPERATOR
+
+    tid = uuid.uuid4()
+    async with rt.database.transaction(tenant_id=tid) as db:
+        for i in range(1003):
+            await audit.record(OPERATOR, db, "test.bulk", details={"i": i}, tenant_id=tid)
+    assert (await _verify(rt, tid)).checked == 1003
+    # recompute record 1000's hash after an edit: the first record of the next batch breaks
+    rec = await _row(rt, tid, 1000)
+    rec.details = {"i": -1}
+    await _tamper_update(rt, tid, 1000, details={"i": -1}, hash=chain.record_hash(rec))
+    result = await _verify(rt, tid)
+    assert not result.ok and result.first_bad_seq == 1001 and result.checked == 1000
+
+
+async def test_concurrent_appends_keep_one_gapless_chain(world: World) -> None:
+    tid = world.tenants["contoso"].id
+    before = await _length(world.rt, tid)
+    n = 20
+
+    async def one(i: int) -> None:
+        async with world.rt.database.transaction(tenant_id=tid) as db:
+            await audit.record(world.principal("mia"), db, "test.concurrent", details={"i": i})
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+    async with world.rt.database.transaction(unscoped=True) as db:
+        rows = (
+            await db.scalars(
+                select(AuditRecord).where(AuditRecord.tenant_id == tid).order_by(AuditRecord.seq)
+            )
+        ).all()
+    seqs = [r.seq for r in rows]
+    assert seqs == list(range(1, before + n + 1))
+    assert sorted(r.details["i"] for r in rows if r.action == "test.concurrent") == list(range(n))
+    assert len({r.hash for r in rows}) == len(rows)
+    result = await _verify(world.rt, tid)
+    assert result.ok and result.checked == before + n
