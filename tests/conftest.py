@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -53,24 +55,44 @@ def _in_thread(coro: Coroutine[object, object, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def _reset_postgres(url: str) -> None:
+async def _create_database(admin_url: str, name: str) -> str:
+    """Create a database of our own on the test server (concurrent runs never collide),
+    migrate it and return its URL."""
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
             await conn.run_sync(_upgrade)
     finally:
         await engine.dispose()
+    return url
+
+
+async def _drop_database(admin_url: str, name: str) -> None:
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def postgres_ready() -> str:
+def postgres_ready() -> Iterator[str]:
+    """A fresh, migrated database on the PostgreSQL server at OVERLEG_TEST_PG_URL."""
+    name = f"overleg_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
-        _in_thread(_reset_postgres(PG_URL))
+        url = _in_thread(_create_database(PG_URL, name))
     except (OSError, ConnectionError) as e:
         missing(f"PostgreSQL at {PG_URL} ({e})")
-    return PG_URL
+    yield url
+    _in_thread(_drop_database(PG_URL, name))
 
 
 @pytest.fixture(params=databases())

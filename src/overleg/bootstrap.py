@@ -59,12 +59,14 @@ def make_key_provider(settings: Settings, *, create: bool) -> KeyProvider:
         from overleg.kernel.crypto.providers.local import LocalKeyringProvider, load_master_key
 
         assert settings.master_key_file is not None and settings.keyring_file is not None
-        env = settings.master_key.get_secret_value() if settings.master_key else None
-        master = load_master_key(env, settings.master_key_file, create)
+        # Before the master key: on a new installation that is missing too, and the
+        # missing keyring is what says what to do.
         if not create and not settings.keyring_file.exists():
             raise ConfigurationError(
                 f"No keyring at {settings.keyring_file}. Run `overleg init` first."
             )
+        env = settings.master_key.get_secret_value() if settings.master_key else None
+        master = load_master_key(env, settings.master_key_file, create)
         provider = LocalKeyringProvider(settings.keyring_file, master)
     provider.check()
     return provider
@@ -91,6 +93,15 @@ async def schema_status(database: Database) -> tuple[str | None, str | None]:
 
 async def check_schema(database: Database) -> None:
     current, head = await schema_status(database)
+    known = {
+        s.revision
+        for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    }
+    if current is not None and current not in known:
+        raise ConfigurationError(
+            f"The database schema is at revision {current}, which this version of Overleg "
+            "does not know: the database was upgraded by a newer version. Run that version."
+        )
     if current != head:
         raise ConfigurationError(
             f"The database schema is at revision {current or 'none'} but this version of "

@@ -31,12 +31,14 @@ PUBLIC_ROUTES = frozenset(
 def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if check_schema:
-            from overleg.bootstrap import check_schema as check
+        try:
+            if check_schema:
+                from overleg.bootstrap import check_schema as check
 
-            await check(runtime.database)
-        yield
-        await runtime.database.dispose()
+                await check(runtime.database)
+            yield
+        finally:
+            await runtime.database.dispose()
 
     app = FastAPI(
         title="Overleg",

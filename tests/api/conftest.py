@@ -57,7 +57,7 @@ def problem(r: httpx.Response, status: int, slug: str | None = None) -> dict[str
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json"), r.headers
     body: dict[str, Any] = r.json()
-    assert PROBLEM_FIELDS <= body.keys(), body
+    assert body.keys() >= PROBLEM_FIELDS, body
     assert body["status"] == status
     assert body["instance"] == r.request.url.path
     if slug is not None:

@@ -59,13 +59,16 @@ async def test_right_password_gives_a_session_by_bearer_and_by_cookie(
 
 
 @pytest.mark.parametrize("settings_overrides", [{"public_base_url": "https://overleg.example"}])
-async def test_the_cookie_is_secure_when_the_site_is_https(
+async def test_over_https_the_cookie_is_secure_and_hsts_is_sent(
     world: World, client: httpx.AsyncClient
 ) -> None:
     r = await sign_in(client, "mia@contoso.example")
     assert r.status_code == 200, r.text
     _, attrs = _cookie_attributes(r.headers["set-cookie"])
     assert {"secure", "httponly", "samesite=strict"} <= attrs
+    for answer in (r, await client.get("/healthz"), await client.get("/api/v1/me")):
+        hsts = answer.headers["strict-transport-security"]
+        assert int(hsts.removeprefix("max-age=").split(";")[0]) >= 31536000, hsts
 
 
 async def test_wrong_password_unknown_address_and_disabled_account_look_the_same(

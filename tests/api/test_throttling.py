@@ -4,8 +4,11 @@ for every failure."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+from sqlalchemy import select
 
 from overleg.security.models import SignInThrottle
 from tests.api.conftest import (
@@ -13,7 +16,6 @@ from tests.api.conftest import (
     Advance,
     audit,
     client_from,
-    count_rows,
     problem,
     sign_in,
 )
@@ -71,21 +73,57 @@ async def test_failures_block_the_account_and_address_for_growing_times(
     )  # fmt: skip
     assert all(r.outcome == ("success" if r.details.get("state") else "failed") for r in records)
     assert all(r.ip == "203.0.113.10" for r in records)
-    assert {r.details["retry_after"] for r in records if r.details.get("reason") == "throttled"} == {
-        1, 2, 4, 8
-    }  # fmt: skip
+    throttled = [r for r in records if r.details.get("reason") == "throttled"]
+    assert [r.details["retry_after"] for r in throttled] == [1, 1, 2, 4, 8]
+
+    # a counter that stays quiet for twice the longest delay starts over
+    for _ in range(2):
+        problem(await sign_in(client, MIA, WRONG), 401)
+    _throttled(await sign_in(client, MIA, WRONG))  # the 3rd failure blocks
+    frozen(seconds=121)
+    problem(await sign_in(client, MIA, WRONG), 401)
+    # without the fresh start this would be the 4th failure in a row, and blocked
+    problem(await sign_in(client, MIA, WRONG), 401)
 
 
-async def test_quiet_counters_start_over(
+async def test_unknown_addresses_are_throttled_like_known_ones(
     frozen: Advance, world: World, client: httpx.AsyncClient
 ) -> None:
-    for _ in range(3):
-        problem(await sign_in(client, MIA, WRONG), 401)
-    _throttled(await sign_in(client, MIA, WRONG))
-    frozen(seconds=121)  # twice the maximum delay without failures
-    problem(await sign_in(client, MIA, WRONG), 401)
-    problem(await sign_in(client, MIA, WRONG), 401)  # the 2nd failure of a new count
-    assert await count_rows(world.rt, SignInThrottle) > 0
+    """Otherwise the 429 a real account earns, and an unknown one never does, tells an
+    attacker which addresses exist."""
+    for email in (MIA, "nobody@contoso.example"):
+        statuses = [(await sign_in(client, email, WRONG)).status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429], email
+    r = await sign_in(client, "nobody@contoso.example", WRONG)
+    assert (r.status_code, r.headers["retry-after"]) == (429, "1")
+    # ... and the block of one address does not spill over to another
+    problem(await sign_in(client, "nobody2@contoso.example", WRONG), 401)
+    frozen(seconds=1)
+    problem(await sign_in(client, "nobody@contoso.example", WRONG), 401)
+
+
+async def test_simultaneous_failures_are_all_counted_and_audited(
+    frozen: Advance, world: World, client: httpx.AsyncClient
+) -> None:
+    """An attacker does not wait for answers. Attempts in parallel must neither fail
+    differently (a 409 from two first failures creating the same counter) nor escape
+    the counters and the audit log."""
+    answers = await asyncio.gather(*(sign_in(client, MIA, WRONG) for _ in range(8)))
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) <= {401, 429}, [r.text for r in answers]
+    records = await audit(world.rt, "auth.sign_in", target_id=str(world.id("mia")))
+    assert len(records) == 8
+    assert all(r.outcome == "failed" for r in records)
+    wrong = [r for r in records if r.details["reason"] == "wrong password"]
+    assert len(wrong) == statuses.count(401) >= 3
+    async with world.rt.database.session(unscoped=True, readonly=True) as db:
+        counters = (await db.scalars(select(SignInThrottle))).all()
+    assert {c.key.split(":")[0]: c.failures for c in counters} == {
+        "acctip": len(wrong),
+        "acct": len(wrong),
+        "ip": len(wrong),
+    }
+    _throttled(await sign_in(client, MIA))
 
 
 async def test_an_attacker_elsewhere_cannot_lock_out_a_familiar_address(
@@ -109,9 +147,7 @@ async def test_an_attacker_elsewhere_cannot_lock_out_a_familiar_address(
         assert r.status_code == 200, r.text
         assert r.json()["status"] == "signed_in"
 
-    failed = await audit(
-        world.rt, "auth.sign_in", target_id=str(world.id("mia")), outcome="failed"
-    )
+    failed = await audit(world.rt, "auth.sign_in", target_id=str(world.id("mia")), outcome="failed")
     assert [(f.ip, f.details["reason"]) for f in failed] == (
         [("203.0.113.10", "wrong password")] * 2 + [("192.0.2.66", "wrong password")] * 3
         + [("192.0.2.99", "throttled")]

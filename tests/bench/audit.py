@@ -185,9 +185,14 @@ async def _statements(rt: Runtime, op: Any) -> list[str]:
     seen: list[str] = []
 
     def listener(_conn: Any, _cur: Any, statement: str, *_args: Any) -> None:
-        words = statement.split()
-        if words and words[0].upper() != "BEGIN":
-            seen.append(" ".join(words[: 3 if words[0].upper() == "INSERT" else 2]))
+        words = statement.upper().split()
+        if not words or words[0] == "BEGIN":
+            return
+        table = {"SELECT": "FROM", "INSERT": "INTO", "UPDATE": "UPDATE", "DELETE": "FROM"}
+        after = table.get(words[0])
+        name = words[words.index(after) + 1] if after in words else "?"
+        lock = " FOR UPDATE" if "FOR UPDATE" in " ".join(words) else ""
+        seen.append(f"{words[0]} {name.lower()}{lock}")
 
     engine = rt.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", listener)

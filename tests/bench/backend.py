@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from pydantic import SecretStr
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
@@ -108,7 +109,7 @@ def make_runtime(backend: Backend, data_dir: Path) -> Runtime:
     settings = Settings(
         data_dir=data_dir,
         database_url=backend.url,
-        master_key=master_key,  # type: ignore[arg-type]
+        master_key=SecretStr(master_key),
         **production_argon2(),  # type: ignore[arg-type]
     )
     rt = build_runtime(settings, create=True)

@@ -66,7 +66,7 @@ def describe() -> list[tuple[str, str]]:
         ("ram", ram()),
         ("os", os_name()),
         ("python", f"{platform.python_implementation()} {platform.python_version()}"),
-        ("load average", f"{load()} (1, 5, 15 min, at start)"),
+        ("load at start", f"{load()} (load average: 1, 5, 15 min)"),
         (
             "libraries",
             f"argon2-cffi {_version('argon2-cffi')}, "

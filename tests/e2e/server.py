@@ -50,9 +50,14 @@ def free_port() -> int:
         return port
 
 
-def _bytecode_dir(config: pytest.Config) -> Path | None:
-    cache = getattr(config, "cache", None)  # None with -p no:cacheprovider
-    return Path(cache.mkdir("e2e-bytecode")) if cache is not None else None
+def _bytecode_dir(request: pytest.FixtureRequest) -> Path:
+    """Where the children keep their bytecode: pytest's cache (it outlives the session), or
+    the session's temporary directory when the cache plugin is off."""
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("e2e-bytecode"))
+    factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+    return factory.getbasetemp() / "e2e-bytecode"
 
 
 def plain(text: str) -> str:
@@ -70,7 +75,7 @@ class Install:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, home: Path, config: pytest.Config) -> Install:
+    def create(cls, home: Path, request: pytest.FixtureRequest) -> Install:
         """An installation under ``home`` (the working directory of every child)."""
         port = free_port()
         data_dir = home / "data"
@@ -89,12 +94,11 @@ class Install:
             "PYTHONUNBUFFERED": "1",
             "NO_COLOR": "1",
         }
-        bytecode = _bytecode_dir(config)
-        if env.get("PYTHONDONTWRITEBYTECODE") and bytecode and "PYTHONPYCACHEPREFIX" not in env:
+        if env.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in env:
             # Without bytecode every child compiles the whole application again (seconds
-            # each). Keep the children's bytecode in pytest's cache, never next to sources.
+            # each). Let them keep it, but apart from the sources.
             del env["PYTHONDONTWRITEBYTECODE"]
-            env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+            env["PYTHONPYCACHEPREFIX"] = str(_bytecode_dir(request))
         return cls(home=home, data_dir=data_dir, port=port, env=env)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -125,7 +129,7 @@ class Install:
         out_path = self.home / f"serve-{self.port}.out"
         err_path = self.home / f"serve-{self.port}.err"
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            process = subprocess.Popen(  # noqa: S603 (our own command line)
+            process = subprocess.Popen(
                 overleg_command("serve", *args),
                 cwd=self.home,
                 env=self.env,
@@ -135,15 +139,9 @@ class Install:
             )
         server = Server(process, base_url, verify, out_path, err_path)
         try:
-            server.wait_ready()
-            yield server
-        except BaseException:
-            server.stop()
-            print(f"--- overleg serve (exit {process.returncode}) stdout ---")
-            print(server.stdout())
-            print("--- overleg serve stderr ---")
-            print(server.stderr())
-            raise
+            with server.reporting():
+                server.wait_ready()
+                yield server
         finally:
             server.stop()
 
@@ -166,6 +164,18 @@ class Server:
 
     def stderr(self) -> str:
         return plain(self.err_path.read_text(errors="replace"))
+
+    @contextmanager
+    def reporting(self) -> Iterator[None]:
+        """If the block fails, print the server's output so far (pytest shows it)."""
+        try:
+            yield
+        except BaseException:
+            code = self.process.poll()
+            state = "running" if code is None else f"exit {code}"
+            print(f"--- overleg serve ({state}) stdout ---\n{self.stdout()}")
+            print(f"--- overleg serve stderr ---\n{self.stderr()}")
+            raise
 
     def wait_ready(self) -> None:
         """Poll GET /readyz until it answers 200; fail if the child exits or takes too long."""

@@ -10,8 +10,8 @@ second factor and reaches the admin API. A second ``overleg init`` prints no pas
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,9 +34,9 @@ def _problem_type(r: httpx.Response) -> str:
 
 
 def test_first_run_init_serve_sign_in_and_admin(
-    tmp_path: Path, pytestconfig: pytest.Config
+    tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    site = Install.create(tmp_path, pytestconfig)
+    site = Install.create(tmp_path, request)
 
     # --- overleg init: data directory, e-mail, one-time password ----------------------------
     first = site.run("init")
@@ -48,7 +48,8 @@ def test_first_run_init_serve_sign_in_and_admin(
     one_time = found.group(1)
     assert len(one_time) >= 12
     assert (site.data_dir / "overleg.db").is_file()
-    assert site.data_dir.stat().st_mode & 0o077 == 0  # the data directory is private
+    for private in (site.data_dir, site.data_dir / "master.key", site.data_dir / "keyring.json"):
+        assert private.stat().st_mode & 0o077 == 0, private.name  # no access for others
 
     with site.serving() as server:
         assert f"http://127.0.0.1:{site.port}/" in server.stdout()  # serve prints the URL
@@ -172,8 +173,8 @@ def test_first_run_init_serve_sign_in_and_admin(
     assert all(": ok, " in ln for ln in lines), verified.stdout
     demo = next((ln for ln in lines if ln.startswith("demo: ")), None)
     assert demo is not None, verified.stdout
-    # at least: 3 successful sign-ins, a failed one, TOTP begin and activate, the password
-    # change and the second factor
+    # at least: four successful sign-ins, TOTP begin and activate, the password change and
+    # the second factor
     count = re.search(r"ok, (\d+) records", demo)
     assert count, demo
     assert int(count.group(1)) >= 8, demo

@@ -55,22 +55,24 @@ async def session_principal(request: Request) -> Principal:
         raise Unauthenticated("Sign in first (POST /api/v1/auth/sign-in).")
     token, method = found
     rt = runtime(request)
-    async with rt.database.session(unscoped=True) as db:
+    ended: Unauthenticated | None = None
+    async with rt.database.session(unscoped=True) as db, db.begin():
         try:
-            async with db.begin():
-                principal, s = await authenticate(
-                    db,
-                    token,
-                    ip=request.state.client_ip,
-                    user_agent=request.headers.get("user-agent"),
-                    request_id=request.state.request_id,
-                    auth_method=method,
-                )
-                csrf = s.csrf_token
-        except Unauthenticated:
-            # authenticate() revoked an idle/expired session; keep that.
-            await db.commit()
-            raise
+            principal, s = await authenticate(
+                db,
+                token,
+                ip=request.state.client_ip,
+                user_agent=request.headers.get("user-agent"),
+                request_id=request.state.request_id,
+                auth_method=method,
+            )
+            csrf = s.csrf_token
+        except Unauthenticated as e:
+            # authenticate() revoked an idle/expired session: commit that before answering
+            # (raising inside the transaction block would roll the revocation back).
+            ended = e
+    if ended is not None:
+        raise ended
     if method == "cookie" and request.method not in SAFE_METHODS:
         given = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(given.encode(), csrf.encode()):

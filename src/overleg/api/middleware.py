@@ -3,6 +3,7 @@ security headers, access log and metrics. Pure ASGI so streaming responses stay 
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import re
@@ -54,13 +55,28 @@ def client_ip(
 
     if not is_trusted(addr):
         return addr
-    for name, value in scope.get("headers", []):
-        if name == b"x-forwarded-for":
-            hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
-            for hop in reversed(hops):
-                if not is_trusted(hop):
-                    return str(hop)
+    # Several header lines are one comma-separated list (RFC 9110 5.3); a proxy may add its
+    # own line after one the client sent.
+    hops = [
+        h.strip()
+        for name, value in scope.get("headers", [])
+        if name == b"x-forwarded-for"
+        for h in value.decode("latin-1").split(",")
+        if h.strip()
+    ]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            # a hop that is no address is nonsense, not a client to record
+            return hop if _is_ip(hop) else addr
     return addr
+
+
+def _is_ip(a: str) -> bool:
+    try:
+        ipaddress.ip_address(a)
+    except ValueError:
+        return False
+    return True
 
 
 class HttpBasics:
@@ -90,18 +106,26 @@ class HttpBasics:
             await self._reject_too_large(scope, send, rid)
             return
         received = 0
+        too_large = started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
                 if received > self.max_body:
+                    too_large = True
                     raise _TooLarge
             return msg
 
         async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if too_large and not started:
+                # The app answers the aborted read itself (FastAPI turns any error while
+                # reading the body into a 400); the 413 is sent instead, below.
+                return
             if message["type"] == "http.response.start":
+                started = True
                 status_holder["status"] = message["status"]
                 hdrs = list(message.get("headers", []))
                 hdrs += self._security_headers(scope, rid)
@@ -109,10 +133,11 @@ class HttpBasics:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, send_wrapper)
-        except _TooLarge:
-            await self._reject_too_large(scope, send, rid)
-            status_holder["status"] = 413
+            with contextlib.suppress(_TooLarge):
+                await self.app(scope, limited_receive, send_wrapper)
+            if too_large and not started:
+                await self._reject_too_large(scope, send, rid)
+                status_holder["status"] = 413
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")

@@ -8,13 +8,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from overleg.kernel.errors import OverlegError, TooManyAttempts
 
 PROBLEM_BASE = "https://overleg.invalid/problems/"
 MEDIA_TYPE = "application/problem+json"
+NOT_JSON = "the body is not valid JSON (or not UTF-8)"
 log = structlog.get_logger("overleg.api")
 
 
@@ -46,6 +47,18 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
+def _validation_failed(request: Request, params: list[dict[str, str]]) -> JSONResponse:
+    first = params[0] if params else {"name": "body", "reason": "invalid"}
+    return problem(
+        request,
+        422,
+        "validation-failed",
+        "The request is not valid",
+        f"{first['name']}: {first['reason']}",
+        invalid_params=params,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(OverlegError)
     async def _overleg(request: Request, exc: OverlegError) -> JSONResponse:
@@ -60,23 +73,20 @@ def install(app: FastAPI) -> None:
         params = []
         for err in exc.errors():
             msg = err.get("msg", "invalid")
+            name = _loc(tuple(err.get("loc", ())))
             if err.get("type") == "json_invalid":
-                msg = "the body is not valid JSON (or not UTF-8)"
+                # the location is a character offset, not a field
+                name, msg = "body", f"{NOT_JSON} (at character {name})"
             elif err.get("type") == "extra_forbidden":
                 msg = "unknown field"
-            params.append({"name": _loc(tuple(err.get("loc", ()))), "reason": msg})
-        first = params[0] if params else {"name": "body", "reason": "invalid"}
-        return problem(
-            request,
-            422,
-            "validation-failed",
-            "The request is not valid",
-            f"{first['name']}: {first['reason']}",
-            invalid_params=params,
-        )
+            params.append({"name": name, "reason": msg})
+        return _validation_failed(request, params)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI answers a JSON body that is not UTF-8 with a bare 400; say what is wrong.
+            return _validation_failed(request, [{"name": "body", "reason": NOT_JSON}])
         slug = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(
             exc.status_code, "http-error"
         )
@@ -104,6 +114,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
     async def _db_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        if isinstance(exc, DataError) or str(getattr(exc.orig, "sqlstate", "")).startswith("22"):
+            # SQLSTATE class 22, "data exception": the database refused a value (a NUL
+            # character in text, a number out of range). The request is at fault, not the
+            # database, and the transaction was rolled back.
+            log.info("data_error", sqlstate=getattr(exc.orig, "sqlstate", None))
+            reason = "a value cannot be stored (such as a NUL character in text)"
+            return _validation_failed(request, [{"name": "body", "reason": reason}])
         log.error("database_unavailable", error=type(exc.orig).__name__)
         return problem(
             request,

@@ -13,9 +13,10 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.models import AuditChainHead, AuditRecord
@@ -48,8 +49,9 @@ _FIELDS = (
 def _canon(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="microseconds")
+    if isinstance(value, datetime):
+        # in UTC, as the database gives it back (a frozen test clock may be in any zone)
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
     return value
 
 
@@ -66,18 +68,39 @@ async def ensure_head(db: AsyncSession, tenant_id: uuid.UUID) -> None:
         await db.flush()
 
 
-async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
-    """Append ``entry`` to its tenant's chain inside the caller's transaction."""
+_HEADS = "overleg.audit.locked_heads"
+
+
+async def _locked_head(db: AsyncSession, tenant_id: uuid.UUID) -> AuditChainHead:
+    """The tenant's chain head, locked for this transaction.
+
+    The first append of a transaction reads it with FOR UPDATE; later appends in the same
+    transaction reuse the object, so a batch costs one read and one head update, not one
+    of each per record. Keyed by the transaction object: a new transaction locks again.
+    """
+    txn = db.sync_session.get_transaction()
+    cache: dict[uuid.UUID, tuple[object, AuditChainHead]] = db.info.setdefault(_HEADS, {})
+    hit = cache.get(tenant_id)
+    if hit is not None and hit[0] is txn:
+        return hit[1]
     head = (
         await db.execute(
-            select(AuditChainHead)
-            .where(AuditChainHead.tenant_id == entry.tenant_id)
-            .with_for_update()
+            select(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).with_for_update()
         )
     ).scalar_one_or_none()
     if head is None:
-        head = AuditChainHead(tenant_id=entry.tenant_id, seq=0, last_hash=GENESIS)
+        head = AuditChainHead(tenant_id=tenant_id, seq=0, last_hash=GENESIS)
         db.add(head)
+    cache[tenant_id] = (txn, head)
+    return head
+
+
+async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
+    """Append ``entry`` to its tenant's chain inside the caller's transaction.
+
+    The record and the head update are written at the next flush (at the latest, commit).
+    """
+    head = await _locked_head(db, entry.tenant_id)
     rec = AuditRecord(
         id=new_id(),
         seq=head.seq + 1,
@@ -90,17 +113,20 @@ async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
     head.seq = rec.seq
     head.last_hash = rec.hash
     db.add(rec)
-    await db.flush()
     return rec
 
 
-async def _records(db: AsyncSession, tenant_id: uuid.UUID) -> AsyncIterator[AuditRecord]:
+async def _records(db: AsyncSession, tenant_id: uuid.UUID, upto: int) -> AsyncIterator[AuditRecord]:
     last = 0
     while True:
         batch = (
             await db.scalars(
                 select(AuditRecord)
-                .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > last)
+                .where(
+                    AuditRecord.tenant_id == tenant_id,
+                    AuditRecord.seq > last,
+                    AuditRecord.seq <= upto,
+                )
                 .order_by(AuditRecord.seq)
                 .limit(1000)
             )
@@ -113,12 +139,26 @@ async def _records(db: AsyncSession, tenant_id: uuid.UUID) -> AsyncIterator[Audi
         db.expunge_all()
 
 
+async def _head(db: AsyncSession, tenant_id: uuid.UUID) -> tuple[int, str]:
+    head = await db.scalar(
+        select(AuditChainHead)
+        .where(AuditChainHead.tenant_id == tenant_id)
+        .execution_options(populate_existing=True)
+    )
+    return (head.seq, head.last_hash) if head else (0, GENESIS)
+
+
 async def verify(db: AsyncSession, tenant_id: uuid.UUID) -> VerifyResult:
     """Walk the chain and name the first record that breaks it.
 
-    Give it a session of its own: it expunges loaded records as it goes to bound memory.
+    The chain is checked up to the head as it was when the walk began: appends that
+    commit meanwhile are not an error, also where every statement sees the newest commits
+    (PostgreSQL's READ COMMITTED). Give it a session of its own: it expunges loaded
+    records as it goes to bound memory.
     """
+    head_seq, head_hash = await _head(db, tenant_id)
     expected_seq, prev, checked = 1, GENESIS, 0
+    newest: AuditRecord | None = None
 
     def bad(rec: AuditRecord | None, reason: str) -> VerifyResult:
         return VerifyResult(
@@ -130,17 +170,35 @@ async def verify(db: AsyncSession, tenant_id: uuid.UUID) -> VerifyResult:
             reason=reason,
         )
 
-    async for rec in _records(db, tenant_id):
+    async for rec in _records(db, tenant_id, head_seq):
         if rec.seq != expected_seq:
             return bad(rec, f"record {expected_seq} is missing (found {rec.seq} next)")
         if rec.prev_hash != prev:
             return bad(rec, "link to the previous record is broken (reordered or replaced)")
         if record_hash(rec) != rec.hash:
             return bad(rec, "record content does not match its hash (edited)")
-        prev, expected_seq, checked = rec.hash, expected_seq + 1, checked + 1
-    head = await db.get(AuditChainHead, tenant_id)
-    head_seq = head.seq if head else 0
-    head_hash = head.last_hash if head else GENESIS
-    if head_seq != checked or head_hash != prev:
+        prev, expected_seq, checked, newest = rec.hash, expected_seq + 1, checked + 1, rec
+    if head_seq != checked:
         return bad(None, f"chain head says {head_seq} records, found {checked} (records removed)")
+    if head_hash != prev:
+        checked = max(checked - 1, 0)
+        return bad(newest, "the newest record is not the one the chain head names (replaced)")
+    # Records past that head are fine if a head committed since covers them. Read the head
+    # AFTER the records: every append commits its record and the head together.
+    beyond = await db.scalar(
+        select(func.max(AuditRecord.seq)).where(
+            AuditRecord.tenant_id == tenant_id, AuditRecord.seq > head_seq
+        )
+    )
+    if beyond is not None:
+        covered, _ = await _head(db, tenant_id)
+        if beyond > covered:
+            stray = await db.scalar(
+                select(AuditRecord)
+                .where(AuditRecord.tenant_id == tenant_id, AuditRecord.seq > covered)
+                .order_by(AuditRecord.seq)
+                .limit(1)
+            )
+            expected_seq = covered + 1
+            return bad(stray, "record is not covered by the chain head (added outside the log)")
     return VerifyResult(tenant_id=tenant_id, ok=True, checked=checked)

@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from overleg.kernel.schemas import InputModel
+
 
 class Outcome(StrEnum):
     SUCCESS = "success"
@@ -57,9 +59,7 @@ class AuditRecordPublic(BaseModel):
     hash: str
 
 
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AuditQuery(InputModel):
     actor: str | None = Field(default=None, description="actor id or e-mail/label")
     action: str | None = Field(default=None, description="exact action, or a prefix ending in '.'")
     target: str | None = Field(default=None, description="target id")

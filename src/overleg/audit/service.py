@@ -22,6 +22,7 @@ from overleg.audit.schemas import (
     VerifyResult,
 )
 from overleg.kernel.errors import OverlegError
+from overleg.kernel.runtime import runtime_of
 
 if TYPE_CHECKING:
     from overleg.kernel.db.session import Database
@@ -186,6 +187,10 @@ async def verify(principal: Principal, db: AsyncSession) -> VerifyResult:
     from overleg.security.authz.enforce import authorize
 
     authorize(principal, Action.AUDIT_VERIFY)
-    result = await chain.verify(db, principal.tenant_id)
+    # Walk the chain in a read-only session of its own: on SQLite the request's session
+    # holds the write lock from its first statement, and a long walk must not block writers.
+    database = runtime_of(db).database
+    async with database.session(tenant_id=principal.tenant_id, readonly=True) as reader:
+        result = await chain.verify(reader, principal.tenant_id)
     await record(principal, db, "audit.verify", details=result.model_dump(mode="json"))
     return result

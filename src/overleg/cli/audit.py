@@ -12,7 +12,7 @@ import typer
 from overleg.audit import service
 from overleg.audit.chain import SYSTEM_TENANT
 from overleg.audit.schemas import AuditPage, AuditQuery, VerifyResult
-from overleg.cli.common import console, fail, me, run, tenant_id
+from overleg.cli.common import console, fail, me, row, run, tenant_id
 from overleg.identity.service import list_tenants
 from overleg.kernel.runtime import Runtime
 from overleg.security.principal import for_tenant
@@ -55,11 +55,8 @@ def search(
             return await service.search(for_tenant(me(), tid), db, q)
 
     for r in run(go).records:
-        console.print(
-            f"{r.seq}\t{r.at.isoformat()}\t{r.actor_label}\t{r.action}\t{r.outcome}\t"
-            f"{r.target_type or '-'}:{r.target_id or '-'}",
-            highlight=False,
-        )
+        target = f"{r.target_type or '-'}:{r.target_id or '-'}"
+        row(r.seq, r.at.isoformat(), r.actor_label, r.action, r.outcome, target)
 
 
 @app.command("export")

@@ -10,9 +10,12 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 from overleg.bootstrap import build_runtime, check_schema, configure_logging
 from overleg.identity.service import find_tenant
+from overleg.kernel.crypto.errors import CryptoError
 from overleg.kernel.errors import ConfigurationError, OverlegError
 from overleg.kernel.runtime import Runtime
 from overleg.security.principal import Principal, operator
@@ -24,8 +27,15 @@ err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def fail(message: str) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    # escape: the message may quote the user's input, which is not console markup
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     return typer.Exit(code=1)
+
+
+def row(*fields: object) -> None:
+    """Print one tab-separated line of data as is: no console markup (the data is the
+    users'), and the tabs stay tabs for ``cut`` (the console would expand them)."""
+    typer.echo("\t".join(str(f) for f in fields))
 
 
 def run(fn: Callable[[Runtime], Awaitable[T]], *, create: bool = False, schema: bool = True) -> T:
@@ -49,8 +59,12 @@ def run(fn: Callable[[Runtime], Awaitable[T]], *, create: bool = False, schema: 
         return asyncio.run(main())
     except (OverlegError, ConfigurationError) as e:
         raise fail(getattr(e, "detail", None) or str(e)) from None
-    except OSError as e:
+    except (OSError, CryptoError) as e:
         raise fail(f"{type(e).__name__}: {e}") from None
+    except DBAPIError as e:
+        raise fail(
+            f"database error: {type(e.orig).__name__}: {str(e.orig).splitlines()[0]}"
+        ) from None
 
 
 def me() -> Principal:

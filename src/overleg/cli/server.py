@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -72,12 +73,16 @@ def serve(
 
     if (cert is None) != (key is None):
         raise fail("give both --cert and --key, or neither")
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     if host:
         overrides["host"] = host
     if port:
         overrides["port"] = port
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = Settings(**overrides)
+    if cert and not (settings.public_base_url or "").startswith("https://"):
+        # Served over TLS: cookies must be Secure and HSTS sent, whatever the default URL says.
+        overrides["public_base_url"] = f"https://{settings.host}:{settings.port}"
+        settings = Settings(**overrides)
     configure_logging(settings.log_level)
     try:
         rt = build_runtime(settings)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
-from overleg.cli.common import console, me, run, tenant_id
+from overleg.cli.common import console, fail, me, row, run, tenant_id
 from overleg.identity import service as identity
 from overleg.identity.schemas import TenantCreate, TenantPublic
 from overleg.kernel.runtime import Runtime
@@ -22,8 +23,9 @@ def create(
     """Create an organisation with its own keys and audit chain."""
     try:
         data = TenantCreate(name=name, slug=slug, domain=domain)
-    except ValueError as e:
-        raise typer.BadParameter(str(e).splitlines()[-1]) from None
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
     async def go(rt: Runtime) -> TenantPublic:
         async with rt.database.transaction(unscoped=True) as db:
@@ -42,7 +44,7 @@ def list_() -> None:
             return await identity.list_tenants(me(), db)
 
     for t in run(go):
-        console.print(f"{t.slug}\t{t.id}\t{t.status}\t{t.name}", highlight=False)
+        row(t.slug, t.id, t.status, t.name)
 
 
 @app.command("verify-domain")

@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overleg.cli.common import console, fail, me, run, tenant_id
+from overleg.cli.common import console, fail, me, row, run, tenant_id
 from overleg.identity import service as identity
 from overleg.identity.schemas import UserCreate, UserCreated, UserPublic
 from overleg.kernel.errors import NotFound
@@ -67,7 +67,7 @@ def list_(tenant: str = TENANT) -> None:
     for u in run(go):
         roles = ",".join(u.admin_roles) or "-"
         mfa = "mfa" if u.mfa_enabled else "no-mfa"
-        console.print(f"{u.email}\t{u.kind}\t{u.status}\t{roles}\t{mfa}\t{u.id}", highlight=False)
+        row(u.email, u.kind, u.status, roles, mfa, u.id)
 
 
 def _act(tenant: str, email: str, verb: str) -> UserPublic:

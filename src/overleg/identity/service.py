@@ -86,7 +86,7 @@ async def create_tenant(principal: Principal, db: AsyncSession, data: TenantCrea
         target_id=tenant.id,
         details={"slug": data.slug},
     )
-    rescope(db, tenant.id)
+    await rescope(db, tenant.id)
     await chain.ensure_head(db, tenant.id)
     await runtime_of(db).keys.init_tenant(db, tenant.id)
     actor = for_tenant(principal, tenant.id)
@@ -250,7 +250,7 @@ async def create_user(principal: Principal, db: AsyncSession, data: UserCreate) 
         department=data.department,
         job_title=data.job_title,
         attributes=dict(data.attributes),
-        password_hash=runtime_of(db).hasher.hash(password),
+        password_hash=await runtime_of(db).hasher.hash_async(password),
         password_changed_at=now(),
         must_change_password=generated is not None,
     )
@@ -362,7 +362,7 @@ async def _set_status(
     await record(
         principal,
         db,
-        f"user.{'enable' if status == 'active' else status}",
+        action.value,
         target_type="user",
         target_id=user.id,
         details={"before": before, "after": status, "sessions_revoked": revoked},
@@ -376,7 +376,7 @@ async def disable_user(principal: Principal, db: AsyncSession, user_id: uuid.UUI
 
 
 async def enable_user(principal: Principal, db: AsyncSession, user_id: uuid.UUID) -> UserPublic:
-    return await _set_status(principal, db, user_id, Action.USER_DISABLE, "active")
+    return await _set_status(principal, db, user_id, Action.USER_ENABLE, "active")
 
 
 async def delete_user(principal: Principal, db: AsyncSession, user_id: uuid.UUID) -> UserPublic:
@@ -411,7 +411,7 @@ async def reset_password(principal: Principal, db: AsyncSession, user_id: uuid.U
     user = await access_user(principal, db, user_id)
     authorize(principal, Action.USER_UPDATE, _resource(user))
     otp = one_time_password()
-    user.password_hash = runtime_of(db).hasher.hash(otp)
+    user.password_hash = await runtime_of(db).hasher.hash_async(otp)
     user.password_changed_at = now()
     user.must_change_password = True
     revoked = await revoke_user_sessions(db, user.id, reason="password reset")

@@ -95,7 +95,11 @@ class Database:
         await self.engine.dispose()
 
 
-def rescope(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """Narrow an unscoped session to one tenant once the tenant is known (sign-in)."""
+async def rescope(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Narrow an unscoped session to one tenant once the tenant is known (sign-in).
+
+    Pending rows are flushed first, under the scope they were added with.
+    """
+    await session.flush()
     session.info.pop("unscoped", None)
     session.info["tenant_id"] = tenant_id

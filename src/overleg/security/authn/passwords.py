@@ -7,6 +7,7 @@ accents, full-width forms) is the same password.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import re
@@ -95,6 +96,18 @@ class PasswordHasher:
             # VerificationError other than a mismatch means argon2 could not even run,
             # e.g. a truncated or tampered-with hash: that is a data problem to surface.
             raise InvalidPasswordHash(str(exc)) from exc
+
+    # argon2 takes a few hundred milliseconds of CPU by design; in the server it runs in a
+    # worker thread (argon2-cffi releases the GIL) so that other requests keep flowing.
+
+    async def hash_async(self, pw: str) -> str:
+        return await asyncio.to_thread(self.hash, pw)
+
+    async def verify_async(self, hash: str, pw: str) -> bool:
+        return await asyncio.to_thread(self.verify, hash, pw)
+
+    async def verify_dummy_async(self, pw: str) -> bool:
+        return await asyncio.to_thread(self.verify_dummy, pw)
 
     def needs_rehash(self, hash: str) -> bool:
         """True if ``hash`` was made with parameters other than this hasher's.

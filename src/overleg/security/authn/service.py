@@ -8,6 +8,7 @@ rollback would erase exactly the evidence of an attack.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.chain import SYSTEM_TENANT
 from overleg.audit.schemas import Outcome
-from overleg.audit.service import failing, record
+from overleg.audit.service import entry_for, failing, record
 from overleg.identity.models import RecoveryCode, Tenant, User
 from overleg.identity.schemas import roles_of
 from overleg.kernel.clock import now
@@ -102,39 +103,37 @@ async def mfa_required_for(db: AsyncSession, user: User) -> bool:
 async def sign_in(
     anon: Principal, db: AsyncSession, *, email: str, password: str, tenant: str | None
 ) -> AuthOutcome:
-    """Check a password. ``db`` is unscoped; it is narrowed to the user's tenant once known."""
-    limits = _limits(db)
-    hasher = runtime_of(db).hasher
-    ip = anon.ip or "unknown"
-    user = await _find_user(db, email, tenant)
-    if user is None:
-        wait = await throttle.retry_after(db, [f"ip:{ip}"])
-        if not wait:
-            hasher.verify_dummy(password)  # same time as a real check: no user enumeration
-            await throttle.fail(db, {f"ip:{ip}": limits.per_ip}, limits)
-        await record(
-            anon,
-            db,
-            "auth.sign_in",
-            outcome=Outcome.FAILED,
-            tenant_id=SYSTEM_TENANT,
-            details={
-                "email": email.lower()[:320],
-                "reason": "unknown account" if not wait else "throttled",
-            },
-        )
-        return AuthOutcome("throttled" if wait else "failed", retry_after=wait)
+    """Check a password. ``db`` is unscoped; it is narrowed to the user's tenant once known.
 
-    rescope(db, user.tenant_id)
-    familiar = await _familiar(db, user.id, anon.ip)
-    acctip = f"acctip:{user.id}:{ip}"
-    keys = {acctip: limits.per_account_ip}
-    if not familiar:
-        keys |= {f"acct:{user.id}": limits.per_account, f"ip:{ip}": limits.per_ip}
-    wait = await throttle.retry_after(db, list(keys))
+    The look-ups and the (deliberately slow) password check run before ``db`` writes
+    anything, in a read-only session: on SQLite a writing transaction holds the database's
+    one write lock, and no one should wait a password hash for it.
+    """
+    limits = _limits(db)
+    rt = runtime_of(db)
+    hasher = rt.hasher
+    ip = anon.ip or "unknown"
+    async with rt.database.session(unscoped=True, readonly=True) as reader:
+        found = await _find_user(reader, email, tenant)
+        if found is None:
+            return await _unknown_account(anon, db, email, password, reader)
+        rescope_to = found.tenant_id
+        familiar = await _familiar(reader, found.id, anon.ip)
+        acctip = f"acctip:{found.id}:{ip}"
+        keys = {acctip: limits.per_account_ip}
+        if not familiar:
+            keys |= {f"acct:{found.id}": limits.per_account, f"ip:{ip}": limits.per_ip}
+        wait = await throttle.retry_after(reader, list(keys))
+        stored_hash = found.password_hash
+    # Not even checked while blocked: a blocked key gives no answer about the password.
+    ok = not wait and stored_hash is not None and await hasher.verify_async(stored_hash, password)
+
+    await rescope(db, rescope_to)
+    user = await db.get(User, found.id)
+    if user is None or user.status != "active":
+        return await _unknown_account(anon, db, email, password, None)
     actor = _as_user(anon, user)
     if wait:
-        # Not even checked: a blocked key gives no answer about the password.
         await record(
             actor,
             db,
@@ -145,7 +144,7 @@ async def sign_in(
             details={"reason": "throttled", "retry_after": wait},
         )
         return AuthOutcome("throttled", retry_after=wait)
-    if user.password_hash is None or not hasher.verify(user.password_hash, password):
+    if not ok:
         await throttle.fail(db, keys, limits)
         await record(
             actor,
@@ -157,10 +156,55 @@ async def sign_in(
             details={"reason": "wrong password", "familiar_ip": familiar},
         )
         return AuthOutcome("failed")
+    assert user.password_hash is not None
+    return await _signed_in(anon, db, user, actor, password, [acctip, f"acct:{user.id}"])
 
-    await throttle.clear(db, [acctip, f"acct:{user.id}"])
+
+async def _unknown_account(
+    anon: Principal, db: AsyncSession, email: str, password: str, reader: AsyncSession | None
+) -> AuthOutcome:
+    """No such active account: fail exactly like a wrong password would, in time and in
+    throttling (a 429 that only real accounts earn would tell which exist)."""
+    limits = _limits(db)
+    ip = anon.ip or "unknown"
+    ghost = "?" + hashlib.sha256(email.lower().encode()).hexdigest()[:32]
+    unknown_keys = {
+        f"acctip:{ghost}:{ip}": limits.per_account_ip,
+        f"acct:{ghost}": limits.per_account,
+        f"ip:{ip}": limits.per_ip,
+    }
+    wait = await throttle.retry_after(reader or db, list(unknown_keys))
+    if not wait:
+        await runtime_of(db).hasher.verify_dummy_async(password)
+        await throttle.fail(db, unknown_keys, limits)
+    await record(
+        anon,
+        db,
+        "auth.sign_in",
+        outcome=Outcome.FAILED,
+        tenant_id=SYSTEM_TENANT,
+        details={
+            "email": email.lower()[:320],
+            "reason": "unknown account" if not wait else "throttled",
+        },
+    )
+    return AuthOutcome("throttled" if wait else "failed", retry_after=wait)
+
+
+async def _signed_in(
+    anon: Principal,
+    db: AsyncSession,
+    user: User,
+    actor: Principal,
+    password: str,
+    clear_keys: list[str],
+) -> AuthOutcome:
+    """The password was right: clear the counters and start the session."""
+    hasher = runtime_of(db).hasher
+    assert user.password_hash is not None
+    await throttle.clear(db, clear_keys)
     if hasher.needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
+        user.password_hash = await hasher.hash_async(password)
     if user.totp_enabled_at is not None:
         state = MFA_PENDING
     elif await mfa_required_for(db, user):
@@ -317,7 +361,6 @@ async def step_up(
     result = await verify_mfa_for_step_up(principal, db, user, code, recovery_code)
     if result.status == "signed_in":
         session.mfa_at = now()
-        await record(principal, db, "auth.step_up", target_type="user", target_id=user.id)
     return result
 
 
@@ -328,6 +371,15 @@ async def verify_mfa_for_step_up(
     key = f"mfa:{user.id}"
     wait = await throttle.retry_after(db, [key])
     if wait:
+        await record(
+            principal,
+            db,
+            "auth.step_up",
+            outcome=Outcome.FAILED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "throttled"},
+        )
         return AuthOutcome("throttled", retry_after=wait)
     if await _check_second_factor(principal, db, user, code, recovery_code) is None:
         await throttle.fail(db, {key: limits.per_account_ip}, limits)
@@ -342,25 +394,37 @@ async def verify_mfa_for_step_up(
         )
         return AuthOutcome("failed")
     await throttle.clear(db, [key])
+    # recorded here, where the code is spent, so that every caller leaves a record
+    await record(principal, db, "auth.step_up", target_type="user", target_id=user.id)
     return AuthOutcome("signed_in")
 
 
 # --- TOTP enrolment and recovery codes ------------------------------------------------
 
 
-def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User) -> None:
+def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User, action: str) -> None:
     """Changing existing factors needs a recent second factor (if the user has one)."""
     if user.totp_enabled_at is None:
         return
     minutes = runtime_of(db).settings.step_up_minutes
     if principal.mfa_at is None or now() - principal.mfa_at > timedelta(minutes=minutes):
-        raise MfaRequired("Verify your second factor again (POST /api/v1/auth/step-up).")
+        err = MfaRequired("Verify your second factor again (POST /api/v1/auth/step-up).")
+        # a refused attempt like any other: the unit of work records it after the rollback
+        err.audit = entry_for(
+            principal,
+            action,
+            outcome=Outcome.DENIED,
+            target_type="user",
+            target_id=user.id,
+            details={"reason": f"needs a second factor in the last {minutes} minutes"},
+        )
+        raise err
 
 
 async def begin_totp(principal: Principal, db: AsyncSession) -> TotpEnrolment:
     authorize(principal, Action.SELF_MFA)
     user, _ = await _user_and_session(principal, db)
-    _require_fresh_mfa(principal, db, user)
+    _require_fresh_mfa(principal, db, user, "mfa.totp_begin")
     secret = totp.new_secret()
     tenant = await db.get(Tenant, user.tenant_id)
     issuer = f"Overleg ({tenant.name})" if tenant else "Overleg"
@@ -420,7 +484,7 @@ async def regenerate_recovery_codes(principal: Principal, db: AsyncSession) -> l
     user, _ = await _user_and_session(principal, db)
     if user.totp_enabled_at is None:
         raise Conflict("Recovery codes come with an authenticator app; set one up first.")
-    _require_fresh_mfa(principal, db, user)
+    _require_fresh_mfa(principal, db, user, "mfa.recovery_codes")
     codes = await _new_recovery_codes(db, user)
     await record(principal, db, "mfa.recovery_codes", target_type="user", target_id=user.id)
     return codes
@@ -429,7 +493,7 @@ async def regenerate_recovery_codes(principal: Principal, db: AsyncSession) -> l
 async def remove_totp(principal: Principal, db: AsyncSession) -> None:
     authorize(principal, Action.SELF_MFA)
     user, _ = await _user_and_session(principal, db)
-    _require_fresh_mfa(principal, db, user)
+    _require_fresh_mfa(principal, db, user, "mfa.totp_remove")
     if await mfa_required_for(db, user):
         raise Conflict("Your organisation requires a second factor; it cannot be removed.")
     user.totp_secret_enc = user.totp_pending_enc = None
@@ -449,7 +513,7 @@ async def change_password(principal: Principal, db: AsyncSession, *, current: st
     authorize(principal, Action.SELF_PASSWORD)
     user, session = await _user_and_session(principal, db)
     hasher = runtime_of(db).hasher
-    if user.password_hash is None or not hasher.verify(user.password_hash, current):
+    if user.password_hash is None or not await hasher.verify_async(user.password_hash, current):
         err = ValidationFailed(
             "The current password is not right.", extra={"field": "current_password"}
         )
@@ -462,11 +526,11 @@ async def change_password(principal: Principal, db: AsyncSession, *, current: st
         )
     except WeakPassword as e:
         raise ValidationFailed(str(e), extra={"field": "new_password"}) from e
-    if hasher.verify(user.password_hash, new):
+    if await hasher.verify_async(user.password_hash, new):
         raise ValidationFailed(
             "Choose a password different from the current one.", extra={"field": "new_password"}
         )
-    user.password_hash = hasher.hash(new)
+    user.password_hash = await hasher.hash_async(new)
     user.password_changed_at, user.must_change_password = now(), False
     revoked = await revoke_user_sessions(db, user.id, reason="password changed", keep=session.id)
     await record(

@@ -18,7 +18,9 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.kernel.clock import now
@@ -55,16 +57,33 @@ async def retry_after(db: AsyncSession, keys: list[str]) -> int:
     return wait
 
 
+async def _locked(db: AsyncSession, key: str, t: datetime) -> SignInThrottle:
+    """The counter row of ``key``, created if missing and locked until the transaction
+    ends, so that simultaneous failures neither collide creating it nor lose counts."""
+    insert = pg_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    await db.execute(
+        insert(SignInThrottle)
+        .values(key=key, failures=0, last_failure_at=t)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    row = await db.scalar(
+        select(SignInThrottle)
+        .where(SignInThrottle.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
 async def fail(db: AsyncSession, keys: dict[str, int], limits: Limits) -> None:
     """Count one failure on each key (key -> threshold)."""
     t = now()
     quiet = timedelta(seconds=2 * limits.max_delay_seconds)
-    for key, threshold in keys.items():
-        row = await _get(db, key)
-        if row is None:
-            row = SignInThrottle(key=key, failures=0, last_failure_at=t)
-            db.add(row)
-        elif t - row.last_failure_at > quiet:
+    for key in sorted(keys):  # one order everywhere: no deadlocks between failures
+        threshold = keys[key]
+        row = await _locked(db, key, t)
+        if t - row.last_failure_at > quiet:
             row.failures = 0
         row.failures += 1
         row.last_failure_at = t
@@ -74,7 +93,8 @@ async def fail(db: AsyncSession, keys: dict[str, int], limits: Limits) -> None:
 
 
 async def clear(db: AsyncSession, keys: list[str]) -> None:
-    await db.execute(delete(SignInThrottle).where(SignInThrottle.key.in_(keys)))
+    for key in sorted(keys):  # the order ``fail`` locks them in
+        await db.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
 
 
 async def purge_stale(db: AsyncSession, older_than: datetime) -> int:

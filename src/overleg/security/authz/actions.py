@@ -22,6 +22,7 @@ class Action(StrEnum):
     USER_CREATE = "user.create"
     USER_UPDATE = "user.update"
     USER_DISABLE = "user.disable"
+    USER_ENABLE = "user.enable"
     USER_DELETE = "user.delete"
     USER_RESET_MFA = "user.reset_mfa"
     USER_ASSIGN_ROLES = "user.assign_roles"

@@ -23,6 +23,7 @@ PERMISSIONS: dict[Role, frozenset[A]] = {
             A.USER_CREATE,
             A.USER_UPDATE,
             A.USER_DISABLE,
+            A.USER_ENABLE,
             A.USER_DELETE,
             A.USER_RESET_MFA,
             A.GROUP_READ,

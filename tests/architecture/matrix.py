@@ -1,0 +1,659 @@
+# ruff: noqa: E501  (the matrix is a table; its rows are wider than code lines)
+"""The role matrix: every authenticated route, every kind of caller, the expected status.
+
+``MATRIX`` is the one table the architecture tests share. A row names a route exactly as
+``app.routes`` spells it, the request to send (``Ask``: path parameters filled with real ids
+from the world, a body, sometimes a session of its own) and the status each principal must
+get. The rules behind the numbers live in ``overleg.security.authz.roles``:
+
+- global admin (olivia): everything in her tenant, with a fresh second factor;
+- security admin (sid): sessions, policy, audit; no user changes, no content;
+- compliance admin (cora): reads users, groups, policy and audit; changes nothing;
+- user admin (uma): users, groups, sessions; no roles, no domains, no policy, no audit; and,
+  like every admin who is not a global admin, nothing on an admin's account;
+- members (mia) and guests (gus) only reach their own account; a guest does not even see
+  the directory, and other people's accounts are "not found" for him;
+- eve is fabrikam's global admin sending contoso's ids: wherever a route loads something by
+  id she gets 404, exactly what a missing id gets; list routes answer her with fabrikam's
+  data only (checked for every 2xx answer she gets).
+
+A ``Stage`` is the named cast (tests/fixtures/world.py) built once per backend and test
+module, with a live session and an authenticator for every principal, and a snapshot of the
+whole database: ``reset()`` puts every row of the tables written since back as it was, so each
+test item starts on a fresh world for a few milliseconds instead of rebuilding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import httpx
+import pytest
+from sqlalchemy import Table, event, func, select
+
+from overleg.audit.chain import SYSTEM_TENANT
+from overleg.audit.models import AuditRecord
+from overleg.bootstrap import build_runtime
+from overleg.identity import service as identity
+from overleg.identity.models import User
+from overleg.identity.schemas import DomainCreate, GroupCreate, UserCreate
+from overleg.kernel.clock import now
+from overleg.kernel.runtime import Runtime
+from overleg.main import create_app
+from overleg.migrations.models import metadata
+from overleg.security.authn import totp
+from overleg.security.authn.tokens import hash_token
+from overleg.security.models import UserSession
+from overleg.security.principal import Principal
+from overleg.security.sessions import MFA_PENDING, start_session
+from tests.conftest import _truncate_all
+from tests.conftest import test_settings as settings_for_test
+from tests.fixtures.world import PASSWORD, World, build_world
+
+#: the columns of the matrix, in order
+WHO = ("anonymous", "gus", "mia", "olivia", "sid", "cora", "uma", "eve")
+CAST = WHO[1:]
+#: olivia with a session whose second factor is not fresh (asks get their own targets for her)
+STALE = "olivia (stale MFA)"
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+NEW_PASSWORD = "quartz lantern meadow 5526"
+PROBLEM = "application/problem+json"
+
+#: what ``Stage.reset`` needs to know about the schema: table names, and which tables each
+#: one points at (rows pointing at a restored table are deleted with it, so restored too)
+_TABLES = {t.name for t in metadata.sorted_tables}
+_PARENTS = {t.name: {fk.column.table.name for fk in t.foreign_keys} for t in metadata.sorted_tables}
+_ALL = "*"
+_DML = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|WITH|TRUNCATE)\b", re.IGNORECASE)
+_DML_TABLE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?\s', re.IGNORECASE)
+
+
+def problem_type(resp: httpx.Response) -> str:
+    """The last part of a problem+json ``type`` ("" for other answers)."""
+    if not resp.headers.get("content-type", "").startswith(PROBLEM):
+        return ""
+    return str(resp.json().get("type", "")).rsplit("/", 1)[-1]
+
+
+# --- a DNS server on loopback, for domain verification -------------------------------------
+
+
+class _Dns(asyncio.DatagramProtocol):
+    """Answers TXT queries from ``records``; NXDOMAIN for every other name."""
+
+    def __init__(self, records: dict[str, list[str]]) -> None:
+        self.records = records
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        query = dns.message.from_wire(data)
+        response = dns.message.make_response(query)
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True)
+        if name in self.records and question.rdtype == dns.rdatatype.TXT:
+            texts = [f'"{t}"' for t in self.records[name]]
+            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT", *texts))
+        else:
+            response.set_rcode(dns.rcode.NXDOMAIN)
+        self.transport.sendto(response.to_wire(), addr)
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    """What one principal sends: path parameters, a JSON body, and (rarely) own headers."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] | None = None
+
+    def ids(self) -> frozenset[str]:
+        """The ids (and domain names) in the path."""
+        return frozenset(v for k, v in self.params.items() if _UUID.match(v) or k == "domain")
+
+
+@dataclass
+class Stage:
+    rt: Runtime
+    world: World
+    client: httpx.AsyncClient
+    dns_records: dict[str, list[str]]
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    session_ids: dict[str, uuid.UUID] = field(default_factory=dict)
+    #: olivia's session whose second factor is not fresh (``mfa=False``)
+    stale_headers: dict[str, str] = field(default_factory=dict)
+    #: a second live session of mia and of olivia (targets for the session routes)
+    other_session: dict[str, uuid.UUID] = field(default_factory=dict)
+    totp_secrets: dict[str, str] = field(default_factory=dict)
+    #: per principal (``prepare_targets``): things a request may change or destroy, so that
+    #: one principal's success never changes what the next one is answered
+    target_member: dict[str, uuid.UUID] = field(default_factory=dict)
+    target_group: dict[str, uuid.UUID] = field(default_factory=dict)
+    target_domain: dict[str, str] = field(default_factory=dict)
+    pending_headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    pending_secret: dict[str, str] = field(default_factory=dict)
+    #: whatever a test module's ``populate`` wants to remember
+    notes: dict[str, Any] = field(default_factory=dict)
+    #: ids and names of the things ``new_*`` made, per tenant slug (for leak checks)
+    made: dict[str, set[str]] = field(default_factory=lambda: {"contoso": set(), "fabrikam": set()})
+    _snapshot: list[tuple[Table, list[dict[str, Any]]]] = field(default_factory=list)
+    _dirty: set[str] = field(default_factory=set)
+    _resetting: bool = False
+    _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # -- building and resetting --------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        for who in CAST:
+            self.headers[who] = await self.world.session_headers(who)
+            self.session_ids[who] = await self._session_id(self.headers[who])
+            self.totp_secrets[who] = await self.world.enrol_totp(who)
+        self.headers["anonymous"] = {}
+        self.stale_headers = await self.world.session_headers("olivia", mfa=False)
+        for who in ("mia", "olivia", "frank"):
+            self.other_session[who] = await self._session_id(await self.world.session_headers(who))
+
+    async def prepare_targets(self) -> None:
+        """For every principal: a contoso member, a contoso group with mia in it, a contoso
+        domain whose TXT record is published, a session of their own waiting for the second
+        factor, and an authenticator enrolment that was started (its secret)."""
+        for who in (*WHO, STALE):
+            self.target_member[who] = await self.new_member()
+            self.target_group[who] = await self.new_group("mia")
+            self.target_domain[who] = await self.new_domain()
+            if who not in CAST:
+                continue
+            self.pending_headers[who] = await self.pending_session(who)
+            self.pending_secret[who] = await self._begin_enrolment(who)
+
+    async def _begin_enrolment(self, who: str) -> str:
+        """What POST /api/v1/me/mfa/totp leaves behind (a pending secret), without drawing
+        its QR codes; returns the secret."""
+        secret = totp.new_secret()
+        tenant_id, user_id = self.tenant_id(who), self.user_id(who)
+        # the associated data the sign-in service seals TOTP secrets with (as world.enrol_totp)
+        async with self.rt.database.transaction(tenant_id=tenant_id) as db:
+            user = await db.get(User, user_id)
+            assert user is not None
+            aad = f"totp:{tenant_id}:{user_id}".encode()
+            user.totp_pending_enc = await self.rt.keys.encrypt(db, tenant_id, secret.encode(), aad)
+        return secret
+
+    async def _session_id(self, headers: dict[str, str]) -> uuid.UUID:
+        token = headers["Authorization"].removeprefix("Bearer ")
+        async with self.rt.database.transaction(unscoped=True) as db:
+            found = await db.scalar(
+                select(UserSession.id).where(UserSession.token_hash == hash_token(token))
+            )
+        assert found is not None
+        return found
+
+    async def snapshot(self) -> None:
+        """Remember every row of every table (call when the world is ready), and from now on
+        note which tables are written, so that ``reset`` puts back only those."""
+        self._snapshot = []
+        async with self.rt.database.engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                rows = (await conn.execute(table.select())).mappings().all()
+                self._snapshot.append((table, [dict(r) for r in rows]))
+        event.listen(self.rt.database.engine.sync_engine, "before_cursor_execute", self._written)
+        self._dirty.clear()
+
+    def _written(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if self._resetting or not _DML.match(statement):
+            return
+        found = _DML_TABLE.match(statement)
+        self._dirty.add(found[1] if found and found[1] in _TABLES else _ALL)
+
+    async def reset(self) -> None:
+        """Put the database back as it was at ``snapshot()``: a fresh world. Sessions are
+        as fresh as then too (second factors given now, not at snapshot time), so that a slow
+        run cannot age them past the step-up window."""
+        restore = set(_TABLES) if _ALL in self._dirty else self._dirty
+        while True:  # and every table whose rows point at one of them (cascades)
+            more = {t for t, parents in _PARENTS.items() if parents & restore} - restore
+            if not more:
+                break
+            restore |= more
+        t = now()
+        sessions = UserSession.__table__
+        self._resetting = True
+        try:
+            async with self.rt.database.engine.begin() as conn:
+                for table, _ in reversed(self._snapshot):
+                    if table.name in restore:
+                        await conn.execute(table.delete())
+                for table, rows in self._snapshot:
+                    if table.name in restore and rows:
+                        await conn.execute(table.insert(), rows)
+                await conn.execute(sessions.update().values(last_seen_at=t))
+                await conn.execute(
+                    sessions.update().where(sessions.c.mfa_at.is_not(None)).values(mfa_at=t)
+                )
+        finally:
+            self._resetting = False
+        self._dirty = set()
+
+    # -- who is who ----------------------------------------------------------------------
+
+    def user_id(self, who: str) -> uuid.UUID:
+        return self.world.id(who)
+
+    def tenant_id(self, who: str) -> uuid.UUID:
+        """The tenant whose chain records what ``who`` does (anonymous: the system chain)."""
+        return SYSTEM_TENANT if who == "anonymous" else self.world.tenant_of(who)
+
+    def domain_of(self, who: str) -> str:
+        return "fabrikam.example" if who in ("eve", "frank") else "contoso.example"
+
+    def principal(self, who: str) -> Principal:
+        """``who`` as a service sees them after sign-in, with their live session."""
+        return replace(self.world.principal(who), session_id=self.session_ids[who])
+
+    def code(self, who: str) -> str:
+        """The current authenticator code of ``who``."""
+        return totp.code_at(self.totp_secrets[who], now())
+
+    def unique(self, prefix: str) -> str:
+        return f"{prefix}{next(self._seq)}"
+
+    def markers(self, slug: str) -> set[str]:
+        """Strings that only data of tenant ``slug`` contains (compared case-insensitively)."""
+        tenant = self.world.tenants[slug]
+        out = {slug, str(tenant.id), *self.made[slug]}
+        for name, user in self.world.users.items():
+            if user.tenant_id == tenant.id:
+                out |= {str(user.id), user.email}
+                if name in self.session_ids:
+                    out.add(str(self.session_ids[name]))
+                if name in self.other_session:
+                    out.add(str(self.other_session[name]))
+        return out
+
+    def leaks(self, text: str, slug: str, extra: frozenset[str] = frozenset()) -> list[str]:
+        """The markers of tenant ``slug`` (and ``extra``) that ``text`` contains."""
+        low = text.lower()
+        return sorted(m for m in self.markers(slug) | extra if m.lower() in low)
+
+    # -- setting things up for one request (as the operator, outside the API) ------------
+
+    async def new_member(self, slug: str = "contoso") -> uuid.UUID:
+        tenant = self.world.tenants[slug]
+        async with self.rt.database.transaction(tenant_id=tenant.id) as db:
+            created = await identity.create_user(
+                self.world.operator_in(slug),
+                db,
+                UserCreate(
+                    email=f"{self.unique('target')}@{slug}.example",
+                    display_name="Target Person",
+                    password=PASSWORD,
+                ),
+            )
+        self.made[slug].add(str(created.user.id))
+        return created.user.id
+
+    async def new_group(
+        self, *members: str, slug: str = "contoso", rule: str | None = None
+    ) -> uuid.UUID:
+        tenant = self.world.tenants[slug]
+        op = self.world.operator_in(slug)
+        async with self.rt.database.transaction(tenant_id=tenant.id) as db:
+            kind = "dynamic" if rule else "static"
+            g = await identity.create_group(
+                op, db, GroupCreate(name=self.unique("Team "), kind=kind, rule=rule)
+            )
+            for m in members:
+                await identity.add_group_member(op, db, g.id, self.world.id(m))
+        self.made[slug].add(str(g.id))
+        return g.id
+
+    async def new_domain(self, slug: str = "contoso") -> str:
+        """A domain of ``slug`` whose verification TXT record is published."""
+        tenant = self.world.tenants[slug]
+        async with self.rt.database.transaction(tenant_id=tenant.id) as db:
+            d = await identity.add_domain(
+                self.world.operator_in(slug),
+                db,
+                DomainCreate(domain=f"{self.unique('d')}.{slug}.example"),
+            )
+        self.dns_records[d.domain] = [d.txt_record]
+        self.made[slug].add(d.domain)
+        return d.domain
+
+    async def pending_session(self, who: str) -> dict[str, str]:
+        """A session of ``who`` that waits for the second factor (as after the password)."""
+        async with self.rt.database.transaction(tenant_id=self.tenant_id(who)) as db:
+            user = await db.get(User, self.user_id(who))
+            assert user is not None
+            token, _ = await start_session(
+                db, user, state=MFA_PENDING, ip="203.0.113.10", user_agent="pytest"
+            )
+        return {"Authorization": f"Bearer {token}"}
+
+    # -- sending and looking --------------------------------------------------------------
+
+    async def call(
+        self,
+        who: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        h = self.headers[who] if headers is None else headers
+        return await self.client.request(method, path, json=json, headers=h)
+
+    async def send(
+        self, row: Row, who: str, req: Req, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        path = row.path.format(**req.params)
+        return await self.call(who, row.method, path, json=req.json, headers=headers or req.headers)
+
+    async def audit_head(self, tenant_id: uuid.UUID) -> int:
+        async with self.rt.database.transaction(tenant_id=tenant_id) as db:
+            return int(await db.scalar(select(func.coalesce(func.max(AuditRecord.seq), 0))) or 0)
+
+    async def audit_since(self, tenant_id: uuid.UUID, seq: int) -> list[AuditRecord]:
+        async with self.rt.database.transaction(tenant_id=tenant_id) as db:
+            rows = await db.scalars(
+                select(AuditRecord).where(AuditRecord.seq > seq).order_by(AuditRecord.seq)
+            )
+            return list(rows.all())
+
+
+def stage_database(request: pytest.FixtureRequest, backend: str) -> tuple[str, Path]:
+    """(database url, scratch directory) for a stage; call from a SYNC module fixture (the
+    session fixtures it needs run migrations with ``asyncio.run``)."""
+    tmp: Path = request.getfixturevalue("tmp_path_factory").mktemp(f"stage-{backend}")
+    if backend == "sqlite":
+        path = tmp / "overleg.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}", tmp
+    return str(request.getfixturevalue("postgres_ready")), tmp
+
+
+@asynccontextmanager
+async def open_stage(
+    database: tuple[str, Path],
+    populate: Callable[[Stage], Awaitable[None]] | None = None,
+    *,
+    targets: bool = False,
+) -> AsyncIterator[Stage]:
+    """The world in ``database`` (from ``stage_database``), ready to be reset per test."""
+    url, tmp = database
+    if url.startswith("postgresql"):
+        await _truncate_all(url)
+    records: dict[str, list[str]] = {}
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Dns(records), local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    settings = settings_for_test(tmp / "data", url, dns_nameservers=[f"127.0.0.1:{port}"])
+    rt = build_runtime(settings, create=True)
+    try:
+        world = await build_world(rt)
+        app = create_app(rt, check_schema=False)
+        asgi = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+        async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as client:
+            stage = Stage(rt=rt, world=world, client=client, dns_records=records)
+            await stage._prepare()
+            if targets:
+                await stage.prepare_targets()
+            if populate is not None:
+                await populate(stage)
+            await stage.snapshot()
+            yield stage
+    finally:
+        transport.close()
+        await rt.database.dispose()
+
+
+# --- the requests ---------------------------------------------------------------------------
+# Each ``Ask`` builds what ``who`` sends, from the stage alone (it writes nothing). Targets that
+# a request changes or destroys exist once per principal (``Stage.prepare_targets``), so one
+# principal's success never changes what the next one is answered.
+
+Ask = Callable[[Stage, str], Req]
+
+
+def nothing(st: Stage, who: str) -> Req:
+    return Req()
+
+
+def pending_session_and_code(st: Stage, who: str) -> Req:
+    """A session of the caller waiting for its second factor, and the right code."""
+    if who == "anonymous":
+        return Req(json={"code": "000000"})
+    return Req(json={"code": st.code(who)}, headers=st.pending_headers[who])
+
+
+def own_code(st: Stage, who: str) -> Req:
+    return Req(json={"code": "000000" if who == "anonymous" else st.code(who)})
+
+
+def code_of_begun_enrolment(st: Stage, who: str) -> Req:
+    """The first code of the authenticator enrolment the caller started."""
+    if who == "anonymous":
+        return Req(json={"code": "000000"})
+    return Req(json={"code": totp.code_at(st.pending_secret[who], now())})
+
+
+def password_change(st: Stage, who: str) -> Req:
+    return Req(json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+
+
+def mias_other_session(st: Stage, who: str) -> Req:
+    return Req({"session_id": str(st.other_session["mia"])})
+
+
+def olivias_other_session(st: Stage, who: str) -> Req:
+    return Req({"session_id": str(st.other_session["olivia"])})
+
+
+def new_user(st: Stage, who: str) -> Req:
+    """A new member of the caller's own organisation."""
+    return Req(
+        json={"email": f"{st.unique('new')}@{st.domain_of(who)}", "display_name": "New Person"}
+    )
+
+
+def mia(st: Stage, who: str) -> Req:
+    return Req({"user_id": str(st.user_id("mia"))})
+
+
+def olivia(st: Stage, who: str) -> Req:
+    """Olivia, a global admin: only another global admin may act on her account."""
+    return Req({"user_id": str(st.user_id("olivia"))})
+
+
+def member(st: Stage, who: str) -> Req:
+    """A contoso member (one per principal)."""
+    return Req({"user_id": str(st.target_member[who])})
+
+
+def member_job_title(st: Stage, who: str) -> Req:
+    return replace(member(st, who), json={"job_title": "Analyst"})
+
+
+def olivia_job_title(st: Stage, who: str) -> Req:
+    return replace(olivia(st, who), json={"job_title": "Director"})
+
+
+def member_made_user_admin(st: Stage, who: str) -> Req:
+    return replace(member(st, who), json={"admin_roles": ["user_admin"]})
+
+
+def olivia_kept_global_admin(st: Stage, who: str) -> Req:
+    return replace(olivia(st, who), json={"admin_roles": ["global_admin"]})
+
+
+def new_group(st: Stage, who: str) -> Req:
+    return Req(json={"name": st.unique("Project ")})
+
+
+def group_of_mia(st: Stage, who: str) -> Req:
+    """A contoso group (one per principal) with mia in it."""
+    return Req({"group_id": str(st.target_group[who]), "user_id": str(st.user_id("mia"))})
+
+
+def group_of_mia_add_sam(st: Stage, who: str) -> Req:
+    return replace(group_of_mia(st, who), json={"user_id": str(st.user_id("sam"))})
+
+
+def new_domain(st: Stage, who: str) -> Req:
+    return Req(json={"domain": f"{st.unique('new')}.{st.domain_of(who)}"})
+
+
+def contoso_domain_published(st: Stage, who: str) -> Req:
+    """A contoso domain whose TXT record is in DNS: verification can succeed."""
+    return Req({"domain": st.target_domain[who]})
+
+
+def mfa_policy(st: Stage, who: str) -> Req:
+    return Req({"kind": "mfa"})
+
+
+def mfa_policy_body(st: Stage, who: str) -> Req:
+    return Req({"kind": "mfa"}, json={"require": "admins", "allow_recovery_codes": True})
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    ask: Ask
+    expect: dict[str, int]
+
+    @property
+    def route(self) -> tuple[str, str]:
+        return (self.method, self.path)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path} <- {self.ask.__name__}"
+
+    @property
+    def is_admin_route(self) -> bool:
+        return self.path.startswith("/api/admin/")
+
+
+def row(method: str, path: str, ask: Ask, *codes: int) -> Row:
+    assert len(codes) == len(WHO), f"{method} {path}: give one status per principal {WHO}"
+    return Row(method, path, ask, dict(zip(WHO, codes, strict=True)))
+
+
+# fmt: off
+MATRIX: tuple[Row, ...] = (
+    #   method    route                                             request                     anon gus  mia  oliv sid  cora uma  eve
+    # sign-in steps and the own account: any signed-in person, whatever their roles
+    row("POST",   "/api/v1/auth/mfa",                               pending_session_and_code,   401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/auth/step-up",                           own_code,                   401, 204, 204, 204, 204, 204, 204, 204),
+    row("POST",   "/api/v1/auth/sign-out",                          nothing,                    401, 204, 204, 204, 204, 204, 204, 204),
+    row("GET",    "/api/v1/me",                                     nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("GET",    "/api/v1/me/sessions",                            nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("DELETE", "/api/v1/me/sessions/{session_id}",               mias_other_session,         401, 404, 204, 404, 404, 404, 404, 404),
+    row("POST",   "/api/v1/me/sessions/revoke-others",              nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/me/mfa/totp",                            nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/me/mfa/totp/activate",                   code_of_begun_enrolment,    401, 200, 200, 200, 200, 200, 200, 200),
+    # policy "admins must use a second factor" (the default): admins cannot remove theirs
+    row("DELETE", "/api/v1/me/mfa/totp",                            nothing,                    401, 204, 204, 409, 409, 409, 409, 409),
+    row("POST",   "/api/v1/me/mfa/recovery-codes",                  nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/me/password",                            password_change,            401, 200, 200, 200, 200, 200, 200, 200),
+    # guests do not browse the organisation's directory
+    row("GET",    "/api/v1/directory",                              nothing,                    401, 403, 200, 200, 200, 200, 200, 200),
+
+    # users: people the caller cannot see (gus: everyone but himself; eve: all of contoso) are 404
+    row("GET",    "/api/admin/users",                               nothing,                    401, 403, 403, 200, 200, 200, 200, 200),
+    row("POST",   "/api/admin/users",                               new_user,                   401, 403, 403, 201, 403, 403, 201, 201),
+    row("GET",    "/api/admin/users/{user_id}",                     mia,                        401, 404, 403, 200, 200, 200, 200, 404),
+    row("PATCH",  "/api/admin/users/{user_id}",                     member_job_title,           401, 404, 403, 200, 403, 403, 200, 404),
+    row("PATCH",  "/api/admin/users/{user_id}",                     olivia_job_title,           401, 404, 403, 200, 403, 403, 403, 404),
+    row("PUT",    "/api/admin/users/{user_id}/roles",               member_made_user_admin,     401, 404, 403, 200, 403, 403, 403, 404),
+    row("PUT",    "/api/admin/users/{user_id}/roles",               olivia_kept_global_admin,   401, 404, 403, 200, 403, 403, 403, 404),
+    row("POST",   "/api/admin/users/{user_id}/disable",             member,                     401, 404, 403, 200, 403, 403, 200, 404),
+    # olivia may not disable or delete her own account (409)
+    row("POST",   "/api/admin/users/{user_id}/disable",             olivia,                     401, 404, 403, 409, 403, 403, 403, 404),
+    row("POST",   "/api/admin/users/{user_id}/enable",              member,                     401, 404, 403, 200, 403, 403, 200, 404),
+    row("DELETE", "/api/admin/users/{user_id}",                     member,                     401, 404, 403, 200, 403, 403, 200, 404),
+    row("DELETE", "/api/admin/users/{user_id}",                     olivia,                     401, 404, 403, 409, 403, 403, 403, 404),
+    row("POST",   "/api/admin/users/{user_id}/reset-mfa",           member,                     401, 404, 403, 200, 403, 403, 200, 404),
+    row("POST",   "/api/admin/users/{user_id}/reset-mfa",           olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
+    row("POST",   "/api/admin/users/{user_id}/reset-password",      member,                     401, 404, 403, 200, 403, 403, 200, 404),
+    row("POST",   "/api/admin/users/{user_id}/reset-password",      olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
+    row("GET",    "/api/admin/users/{user_id}/sessions",            mia,                        401, 404, 403, 200, 200, 403, 200, 404),
+    # an admin's sessions (addresses, devices) are a global admin's business, to read as to end
+    row("GET",    "/api/admin/users/{user_id}/sessions",            olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
+    # sessions are loaded before the role check: gus gets 403 here, not 404
+    row("DELETE", "/api/admin/sessions/{session_id}",               mias_other_session,         401, 403, 403, 204, 204, 403, 204, 404),
+    row("DELETE", "/api/admin/sessions/{session_id}",               olivias_other_session,      401, 403, 403, 204, 403, 403, 403, 404),
+
+    # groups (loaded before the role check, like sessions: 403 inside the tenant, 404 for eve)
+    row("GET",    "/api/admin/groups",                              nothing,                    401, 403, 403, 200, 200, 200, 200, 200),
+    row("POST",   "/api/admin/groups",                              new_group,                  401, 403, 403, 201, 403, 403, 201, 201),
+    row("DELETE", "/api/admin/groups/{group_id}",                   group_of_mia,               401, 403, 403, 204, 403, 403, 204, 404),
+    row("GET",    "/api/admin/groups/{group_id}/members",           group_of_mia,               401, 403, 403, 200, 200, 200, 200, 404),
+    row("POST",   "/api/admin/groups/{group_id}/members",           group_of_mia_add_sam,       401, 403, 403, 204, 403, 403, 204, 404),
+    row("DELETE", "/api/admin/groups/{group_id}/members/{user_id}", group_of_mia,               401, 403, 403, 204, 403, 403, 204, 404),
+
+    # the organisation, its domains and policies
+    row("GET",    "/api/admin/tenant",                              nothing,                    401, 403, 403, 200, 200, 200, 200, 200),
+    row("GET",    "/api/admin/domains",                             nothing,                    401, 403, 403, 200, 200, 200, 200, 200),
+    row("POST",   "/api/admin/domains",                             new_domain,                 401, 403, 403, 201, 403, 403, 403, 201),
+    row("POST",   "/api/admin/domains/{domain}/verify",             contoso_domain_published,   401, 403, 403, 200, 403, 403, 403, 404),
+    row("GET",    "/api/admin/policies/{kind}",                     mfa_policy,                 401, 403, 403, 200, 200, 200, 403, 200),
+    row("PUT",    "/api/admin/policies/{kind}",                     mfa_policy_body,            401, 403, 403, 200, 200, 403, 403, 200),
+    row("GET",    "/api/admin/policies/{kind}/history",             mfa_policy,                 401, 403, 403, 200, 200, 200, 403, 200),
+
+    # the audit log
+    row("GET",    "/api/admin/audit",                               nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
+    row("GET",    "/api/admin/audit/export",                        nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
+    row("POST",   "/api/admin/audit/verify",                        nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
+)
+# fmt: on
+
+#: the problem type each error status of the matrix must carry
+PROBLEM_TYPES = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 409: "conflict"}
+
+
+def matrix_routes() -> set[tuple[str, str]]:
+    return {r.route for r in MATRIX}
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def as_missing(req: Req) -> Req:
+    """The same request with every id replaced by one that exists nowhere."""
+    params = {
+        k: str(uuid.uuid4()) if _UUID.match(v) else ("missing.example" if k == "domain" else v)
+        for k, v in req.params.items()
+    }
+    return replace(req, params=params)
+
+
+def without_ids(text: str, req: Req) -> str:
+    for v in req.params.values():
+        text = text.replace(v, "<id>")
+    return text

@@ -1,0 +1,234 @@
+"""Tenants never see each other's data.
+
+(a) Through the API: every list and search endpoint, read by eve (fabrikam's global admin)
+    and by olivia (contoso's), holds nothing of the other tenant (ids, e-mail addresses,
+    names, domains, group and session ids) and does show the reader's own tenant; audit
+    searches aimed at the other tenant's people come back empty.
+(b) At the data layer: a session scoped to one tenant reads, updates and deletes only that
+    tenant's rows, refuses to write rows of another, and a session opened with no scope at
+    all refuses every ORM statement on tenant-owned tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from overleg.identity import service as identity
+from overleg.identity.models import Group, User
+from overleg.kernel.db.tenancy import TenantScopeError
+from overleg.policy import service as policy
+from tests.architecture.matrix import Stage, open_stage, stage_database
+from tests.fixtures.services import databases
+
+ADMIN = {"contoso": "olivia", "fabrikam": "eve"}
+MEMBER = {"contoso": "mia", "fabrikam": "frank"}
+OTHER = {"contoso": "fabrikam", "fabrikam": "contoso"}
+
+
+async def populate(st: Stage) -> None:
+    """Give both tenants the same kinds of data: a policy version, a static group, and a
+    dynamic group whose rule matches members of BOTH tenants."""
+    for slug, admin in ADMIN.items():
+        tenant = st.world.tenants[slug].id
+        async with st.rt.database.transaction(tenant_id=tenant) as db:
+            await policy.set_policy(st.principal(admin), db, "mfa", {"require": "admins"})
+        st.notes[f"{slug}.static"] = await st.new_group(MEMBER[slug], slug=slug)
+        st.notes[f"{slug}.dynamic"] = await st.new_group(
+            slug=slug, rule="user.usertype -eq 'member'"
+        )
+
+
+@pytest.fixture(scope="module", params=databases())
+def stage_db(request: pytest.FixtureRequest) -> tuple[str, Path]:
+    return stage_database(request, str(request.param))
+
+
+@pytest.fixture(scope="module")
+async def stage(stage_db: tuple[str, Path]) -> AsyncIterator[Stage]:
+    async with open_stage(stage_db, populate) as st:
+        yield st
+
+
+# --- (a) through every list and search endpoint -----------------------------------------------
+
+Where = Callable[[Stage, str], str]  # (stage, slug of the reader's tenant) -> path
+
+LISTS: dict[str, Where] = {
+    "users": lambda st, t: "/api/admin/users",
+    "a member's sessions": lambda st, t: f"/api/admin/users/{st.user_id(MEMBER[t])}/sessions",
+    "groups": lambda st, t: "/api/admin/groups",
+    "static group members": lambda st, t: f"/api/admin/groups/{st.notes[t + '.static']}/members",
+    "dynamic group members": lambda st, t: f"/api/admin/groups/{st.notes[t + '.dynamic']}/members",
+    "domains": lambda st, t: "/api/admin/domains",
+    "tenant": lambda st, t: "/api/admin/tenant",
+    "policy": lambda st, t: "/api/admin/policies/mfa",
+    "policy history": lambda st, t: "/api/admin/policies/mfa/history",
+    "audit search": lambda st, t: "/api/admin/audit?limit=1000",
+    "audit search by action": lambda st, t: "/api/admin/audit?action=user.&limit=1000",
+    "audit export": lambda st, t: "/api/admin/audit/export",
+    "directory": lambda st, t: "/api/v1/directory",
+    "my sessions": lambda st, t: "/api/v1/me/sessions",
+}
+
+#: audit searches aimed at the other tenant: they must find nothing at all
+AIMED: dict[str, Where] = {
+    "audit by the other admin's e-mail": lambda st, t: (
+        f"/api/admin/audit?actor={st.world.users[ADMIN[OTHER[t]]].email}"
+    ),
+    "audit by the other admin's id": lambda st, t: (
+        f"/api/admin/audit?actor={st.user_id(ADMIN[OTHER[t]])}"
+    ),
+    "audit on the other member": lambda st, t: (
+        f"/api/admin/audit?target={st.user_id(MEMBER[OTHER[t]])}"
+    ),
+    "export by the other admin": lambda st, t: (
+        f"/api/admin/audit/export?actor={st.world.users[ADMIN[OTHER[t]]].email}"
+    ),
+}
+
+
+def _markers(st: Stage, slug: str) -> frozenset[str]:
+    return frozenset(
+        st.markers(slug) | {str(st.notes[f"{slug}.{k}"]) for k in ("static", "dynamic")}
+    )
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+async def test_lists_show_only_the_readers_tenant(stage: Stage, name: str) -> None:
+    await stage.reset()
+    for reader in ("fabrikam", "contoso"):
+        who = ADMIN[reader]
+        path = LISTS[name](stage, reader)
+        resp = await stage.call(who, "GET", path)
+        assert resp.status_code == 200, f"{path} as {who}: {resp.status_code} {resp.text}"
+        other = OTHER[reader]
+        leaked = stage.leaks(resp.text, other)
+        assert not leaked, f"{path} as {who} shows {other}'s data: {leaked}"
+        own = stage.leaks(resp.text, reader)
+        assert own, f"{path} as {who} shows nothing of {reader}: {resp.text[:300]}"
+
+
+@pytest.mark.parametrize("name", list(AIMED))
+async def test_audit_searches_aimed_at_the_other_tenant_find_nothing(
+    stage: Stage, name: str
+) -> None:
+    await stage.reset()
+    for reader in ("fabrikam", "contoso"):
+        who = ADMIN[reader]
+        path = AIMED[name](stage, reader)
+        resp = await stage.call(who, "GET", path)
+        assert resp.status_code == 200, f"{path} as {who}: {resp.status_code} {resp.text}"
+        if "export" in path:
+            assert resp.text == "", f"{path} as {who} exported {resp.text[:300]}"
+        else:
+            assert resp.json()["records"] == [], f"{path} as {who} found {resp.text[:300]}"
+
+
+async def test_dynamic_group_rules_match_only_the_groups_tenant(stage: Stage) -> None:
+    """Both dynamic groups match every member; each resolves to its own tenant's only."""
+    await stage.reset()
+    for slug, admin in ADMIN.items():
+        resp = await stage.call(admin, "GET", LISTS["dynamic group members"](stage, slug))
+        members = {u["email"] for u in resp.json()}
+        tenant = stage.world.tenants[slug].id
+        expected = {
+            u.email
+            for u in stage.world.users.values()
+            if u.tenant_id == tenant and u.kind == "member"
+        }
+        assert members >= expected and all(m.endswith(f"@{slug}.example") for m in members)
+
+
+# --- (b) at the data layer --------------------------------------------------------------------
+
+
+def _ids(st: Stage, slug: str) -> set[uuid.UUID]:
+    tenant = st.world.tenants[slug].id
+    return {u.id for u in st.world.users.values() if u.tenant_id == tenant}
+
+
+async def test_scoped_session_selects_only_its_tenants_rows(stage: Stage) -> None:
+    await stage.reset()
+    fabrikam = stage.world.tenants["fabrikam"].id
+    async with stage.rt.database.transaction(tenant_id=fabrikam) as db:
+        users = set((await db.scalars(select(User.id))).all())
+        count = await db.scalar(select(func.count()).select_from(User))
+        by_email = await db.scalar(select(User).where(User.email == "mia@contoso.example"))
+        direct = await db.get(User, stage.user_id("mia"))
+    assert users == _ids(stage, "fabrikam")
+    assert count == len(users)
+    assert by_email is None
+    assert direct is None
+
+
+async def test_scoped_update_and_delete_touch_no_other_tenants_rows(stage: Stage) -> None:
+    await stage.reset()
+    fabrikam = stage.world.tenants["fabrikam"].id
+    contoso = stage.world.tenants["contoso"].id
+    mia = stage.user_id("mia")
+    async with stage.rt.database.transaction(tenant_id=fabrikam) as db:
+        everyone = await db.execute(update(User).values(job_title="Renamed"))
+        aimed = await db.execute(update(User).where(User.id == mia).values(job_title="Renamed"))
+        gone = await db.execute(delete(Group).where(Group.id == stage.notes["contoso.static"]))
+    assert everyone.rowcount == len(_ids(stage, "fabrikam"))  # type: ignore[attr-defined]
+    assert aimed.rowcount == 0  # type: ignore[attr-defined]
+    assert gone.rowcount == 0  # type: ignore[attr-defined]
+    async with stage.rt.database.transaction(tenant_id=contoso) as db:
+        titles = set((await db.scalars(select(User.job_title))).all())
+        group = await db.get(Group, stage.notes["contoso.static"])
+    assert "Renamed" not in titles
+    assert group is not None
+
+
+async def test_scoped_session_refuses_to_write_another_tenants_rows(stage: Stage) -> None:
+    await stage.reset()
+    fabrikam = stage.world.tenants["fabrikam"].id
+    contoso = stage.world.tenants["contoso"].id
+    async with stage.rt.database.session(tenant_id=fabrikam) as db:
+        db.add(Group(tenant_id=contoso, name="Planted", description="", kind="static"))
+        with pytest.raises(TenantScopeError):
+            await db.flush()
+        await db.rollback()
+        eve = await db.get(User, stage.user_id("eve"))
+        assert eve is not None
+        eve.tenant_id = contoso  # moving a row into another tenant is a write there too
+        with pytest.raises(TenantScopeError):
+            await db.flush()
+        await db.rollback()
+    async with stage.rt.database.transaction(tenant_id=contoso) as db:
+        planted = await db.scalar(select(Group).where(Group.name == "Planted"))
+        moved = await db.get(User, stage.user_id("eve"))
+    assert planted is None and moved is None
+
+
+async def test_session_without_scope_refuses_tenant_owned_tables(stage: Stage) -> None:
+    await stage.reset()
+    async with stage.rt.database._factory() as db:
+        with pytest.raises(TenantScopeError):
+            await db.execute(select(User))
+        with pytest.raises(TenantScopeError):
+            await db.get(User, stage.user_id("mia"))
+        with pytest.raises(TenantScopeError):
+            await db.execute(update(User).values(job_title="x"))
+        with pytest.raises(TenantScopeError):
+            await db.execute(delete(Group))
+        await db.rollback()
+        db.add(Group(tenant_id=stage.world.tenants["contoso"].id, name="Orphan", kind="static"))
+        with pytest.raises(TenantScopeError):
+            await db.flush()
+        await db.rollback()
+
+
+async def test_identity_services_on_a_scoped_session_see_one_tenant(stage: Stage) -> None:
+    """The same at service level: eve's list_users gives fabrikam's people only, although
+    the service itself never filters by tenant."""
+    await stage.reset()
+    fabrikam = stage.world.tenants["fabrikam"].id
+    async with stage.rt.database.transaction(tenant_id=fabrikam) as db:
+        users = await identity.list_users(stage.principal("eve"), db)
+    assert {u.id for u in users} == _ids(stage, "fabrikam")
