@@ -169,4 +169,3 @@ async def client(rt: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 def _unfreeze_clock() -> Iterator[None]:
     yield
     clock.freeze(None)
-

@@ -68,9 +68,11 @@ async def test_failures_block_the_account_and_address_for_growing_times(
     reasons = [r.details.get("reason", "ok") for r in records]
     # every attempt is recorded, the refused ones as failures
     assert reasons == (
-        ["wrong password"] * 3 + ["throttled"] * 2 + ["wrong password", "throttled"] * 3
+        ["wrong password"] * 3
+        + ["throttled"] * 2
+        + ["wrong password", "throttled"] * 3
         + ["ok", "wrong password"]
-    )  # fmt: skip
+    )
     assert all(r.outcome == ("success" if r.details.get("state") else "failed") for r in records)
     assert all(r.ip == "203.0.113.10" for r in records)
     throttled = [r for r in records if r.details.get("reason") == "throttled"]
@@ -149,6 +151,7 @@ async def test_an_attacker_elsewhere_cannot_lock_out_a_familiar_address(
 
     failed = await audit(world.rt, "auth.sign_in", target_id=str(world.id("mia")), outcome="failed")
     assert [(f.ip, f.details["reason"]) for f in failed] == (
-        [("203.0.113.10", "wrong password")] * 2 + [("192.0.2.66", "wrong password")] * 3
+        [("203.0.113.10", "wrong password")] * 2
+        + [("192.0.2.66", "wrong password")] * 3
         + [("192.0.2.99", "throttled")]
-    )  # fmt: skip
+    )

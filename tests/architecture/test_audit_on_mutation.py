@@ -312,14 +312,29 @@ SERVICE_CALLS: list[Call] = [
 
 #: public functions that only read (no audit record needed)
 READS: set[Callable[..., Any]] = {
-    identity.list_tenants, identity.find_tenant, identity.get_tenant, identity.list_domains,
-    identity.list_users, identity.directory, identity.get_user, identity.list_groups,
-    identity.group_members, identity.resolve_members, identity.groups_of, identity.self_profile,
-    identity.user_public, identity.user_attributes, identity.one_time_password,
-    policy.effective, policy.get_policy, policy.history,
+    identity.list_tenants,
+    identity.find_tenant,
+    identity.get_tenant,
+    identity.list_domains,
+    identity.list_users,
+    identity.directory,
+    identity.get_user,
+    identity.list_groups,
+    identity.group_members,
+    identity.resolve_members,
+    identity.groups_of,
+    identity.self_profile,
+    identity.user_public,
+    identity.user_attributes,
+    identity.one_time_password,
+    policy.effective,
+    policy.get_policy,
+    policy.history,
     authn.mfa_required_for,
-    sessions.my_sessions, sessions.user_sessions, sessions.live_sessions,
-}  # fmt: skip
+    sessions.my_sessions,
+    sessions.user_sessions,
+    sessions.live_sessions,
+}
 
 #: building blocks without a principal: the use cases that call them write the record
 BUILDING_BLOCKS: dict[Callable[..., Any], str] = {

@@ -109,8 +109,10 @@ def _report(
             f"everything but argon2: {c1.overhead:+.1%}",
         ]
     ]
-    for label, c in (("2a audit append, 1 rec/txn", au.single),
-                     (f"2b audit append, {audit.BATCH} rec/txn", au.batched)):  # fmt: skip
+    for label, c in (
+        ("2a audit append, 1 rec/txn", au.single),
+        (f"2b audit append, {audit.BATCH} rec/txn", au.batched),
+    ):
         verdict = "within target" if c.overhead <= CHAIN_TARGET else "OVER target"
         rows.append(
             [
@@ -134,8 +136,15 @@ def _report(
             f"median of {len(au.verify)} walks over {au.chain_length:,} records",
         ]
     )
-    header = ["benchmark", "subject", "baseline", "vs baseline", "per-round range",
-              "CPU per unit", "note"]  # fmt: skip
+    header = [
+        "benchmark",
+        "subject",
+        "baseline",
+        "vs baseline",
+        "per-round range",
+        "CPU per unit",
+        "note",
+    ]
     table = _table(header, rows)
 
     def counts(name: str, c: Comparison, unit: str, base_unit: str) -> str:

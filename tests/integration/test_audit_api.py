@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from overleg.audit.models import AuditRecord

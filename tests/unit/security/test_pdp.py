@@ -30,9 +30,13 @@ OTHER = uuid.uuid4()
 def user(*roles: Role, mfa_age: timedelta | None = timedelta(0)) -> Principal:
     base = {Role.GUEST} if Role.GUEST in roles else {Role.MEMBER}
     return Principal(
-        kind=PrincipalKind.USER, tenant_id=TENANT, label="x@example.org", user_id=uuid.uuid4(),
-        roles=frozenset(base | set(roles)), mfa_at=None if mfa_age is None else now() - mfa_age,
-    )  # fmt: skip
+        kind=PrincipalKind.USER,
+        tenant_id=TENANT,
+        label="x@example.org",
+        user_id=uuid.uuid4(),
+        roles=frozenset(base | set(roles)),
+        mfa_at=None if mfa_age is None else now() - mfa_age,
+    )
 
 
 def test_unknown_action_is_denied_even_for_the_operator() -> None:

@@ -19,8 +19,9 @@ class Entry:
 
 
 def who(role: Role, uid: uuid.UUID, tenant: uuid.UUID = T) -> Principal:
-    return Principal(kind=PrincipalKind.USER, tenant_id=tenant, label="p", user_id=uid,
-                     roles=frozenset({role}))  # fmt: skip
+    return Principal(
+        kind=PrincipalKind.USER, tenant_id=tenant, label="p", user_id=uid, roles=frozenset({role})
+    )
 
 
 def test_visibility_rules() -> None:
