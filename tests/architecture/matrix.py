@@ -602,14 +602,14 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/admin/users/{user_id}/reset-mfa",           olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
     row("POST",   "/api/admin/users/{user_id}/reset-password",      member,                     401, 404, 403, 200, 403, 403, 200, 404),
     row("POST",   "/api/admin/users/{user_id}/reset-password",      olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
-    row("GET",    "/api/admin/users/{user_id}/sessions",            mia,                        401, 404, 403, 200, 200, 403, 200, 404),
+    row("GET",    "/api/admin/users/{user_id}/sessions",            mia,                        401, 403, 403, 200, 200, 403, 200, 404),
     # an admin's sessions (addresses, devices) are a global admin's business, to read as to end
-    row("GET",    "/api/admin/users/{user_id}/sessions",            olivia,                     401, 404, 403, 200, 403, 403, 403, 404),
-    # sessions are loaded before the role check: gus gets 403 here, not 404
+    row("GET",    "/api/admin/users/{user_id}/sessions",            olivia,                     401, 403, 403, 200, 403, 403, 403, 404),
+    # the role is checked before anything is loaded: 403 without the role, 404 for eve
     row("DELETE", "/api/admin/sessions/{session_id}",               mias_other_session,         401, 403, 403, 204, 204, 403, 204, 404),
     row("DELETE", "/api/admin/sessions/{session_id}",               olivias_other_session,      401, 403, 403, 204, 403, 403, 403, 404),
 
-    # groups (loaded before the role check, like sessions: 403 inside the tenant, 404 for eve)
+    # groups (role checked before loading, like sessions: 403 inside the tenant, 404 for eve)
     row("GET",    "/api/admin/groups",                              nothing,                    401, 403, 403, 200, 200, 200, 200, 200),
     row("POST",   "/api/admin/groups",                              new_group,                  401, 403, 403, 201, 403, 403, 201, 201),
     row("DELETE", "/api/admin/groups/{group_id}",                   group_of_mia,               401, 403, 403, 204, 403, 403, 204, 404),

@@ -463,8 +463,8 @@ async def list_groups(principal: Principal, db: AsyncSession) -> list[GroupPubli
 
 
 async def delete_group(principal: Principal, db: AsyncSession, group_id: uuid.UUID) -> None:
+    authorize(principal, Action.GROUP_MANAGE)  # before loading: no existence oracle
     g = await access_group(principal, db, group_id)
-    authorize(principal, Action.GROUP_MANAGE, Resource("group", str(g.id)))
     await db.execute(delete(GroupMember).where(GroupMember.group_id == g.id))
     await db.delete(g)
     await record(
@@ -494,8 +494,8 @@ def user_attributes(u: User) -> dict[str, Any]:
 async def group_members(
     principal: Principal, db: AsyncSession, group_id: uuid.UUID
 ) -> list[UserPublic]:
+    authorize(principal, Action.GROUP_READ)  # before loading: no existence oracle
     g = await access_group(principal, db, group_id)
-    authorize(principal, Action.GROUP_READ, Resource("group", str(g.id)))
     return [user_public(u) for u in await resolve_members(db, g)]
 
 
@@ -519,8 +519,8 @@ async def resolve_members(db: AsyncSession, g: Group) -> list[User]:
 async def add_group_member(
     principal: Principal, db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
+    authorize(principal, Action.GROUP_MANAGE)  # before loading: no existence oracle
     g = await access_group(principal, db, group_id)
-    authorize(principal, Action.GROUP_MANAGE, Resource("group", str(g.id)))
     if g.kind == "dynamic":
         raise Conflict("Members of a dynamic group follow its rule; edit the rule instead.")
     user = await access_user(principal, db, user_id)
@@ -539,8 +539,8 @@ async def add_group_member(
 async def remove_group_member(
     principal: Principal, db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID
 ) -> None:
+    authorize(principal, Action.GROUP_MANAGE)  # before loading: no existence oracle
     g = await access_group(principal, db, group_id)
-    authorize(principal, Action.GROUP_MANAGE, Resource("group", str(g.id)))
     if g.kind == "dynamic":
         raise Conflict("Members of a dynamic group follow its rule; edit the rule instead.")
     await db.execute(

@@ -220,9 +220,15 @@ async def user_sessions(
     from overleg.identity.access import access_user
     from overleg.security.authz.actions import Action
     from overleg.security.authz.enforce import authorize
+    from overleg.security.authz.pdp import Resource
 
+    authorize(principal, Action.SESSION_READ_ANY)  # before loading: no existence oracle
     user = await access_user(principal, db, user_id)
-    authorize(principal, Action.SESSION_READ_ANY)
+    authorize(
+        principal,
+        Action.SESSION_READ_ANY,
+        Resource("user", str(user.id), target_roles=roles_of(user.kind, user.admin_roles)),
+    )
     return [_public(s, principal) for s in await live_sessions(db, user.id)]
 
 
@@ -234,6 +240,7 @@ async def admin_revoke_session(
     from overleg.security.authz.enforce import authorize, not_found_denied
     from overleg.security.authz.pdp import Resource
 
+    authorize(principal, Action.SESSION_REVOKE_ANY)  # before loading: no existence oracle
     s = await db.get(UserSession, session_id)
     if s is None:
         raise not_found_denied(principal, "session.revoke_any", "session", str(session_id))
