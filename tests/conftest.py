@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+import hypothesis
 import pytest
 from alembic import command
 from sqlalchemy import text
@@ -31,6 +32,13 @@ from overleg.migrations.models import metadata
 from overleg.settings import Settings
 from tests.fixtures.services import PG_URL, databases, missing
 from tests.fixtures.world import World, build_world
+
+# No per-example deadlines: a loaded 2-core CI machine would turn slowness into failures
+# (speed is measured by the benchmarks). Derandomised in CI so that a run is repeatable.
+hypothesis.settings.register_profile(
+    "overleg", deadline=None, derandomize=os.environ.get("CI") == "true", print_blob=True
+)
+hypothesis.settings.load_profile("overleg")
 
 T = TypeVar("T")
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()
