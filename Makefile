@@ -7,7 +7,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv \
-	  || python3 -m pip install --quiet --break-system-packages uv
+	  || python3 -m pip install --user --quiet --break-system-packages uv
 	@$(UV) sync --locked --quiet
 
 ## make run: set up (first time: keys, database, demo organisation) and serve Overleg

@@ -5,8 +5,8 @@ record's SHA-256 over its canonical JSON, insert the record, move the head), com
 
 Baseline: the same rows inserted into the same table through the same ORM session type,
 with precomputed dummy hashes and a locally counted ``seq``: no head lookup, no hashing,
-no head update. Both flush once per record, as services do when they call
-``audit.record``. Chain and plain rows go to two tenants of their own so that their
+no head update. Both are written by the ORM's flush at commit (the chain appends no
+longer flush one by one; see ``chain.append``). Chain and plain rows go to two tenants of their own so that their
 ``seq`` ranges do not collide.
 """
 
@@ -118,7 +118,6 @@ class Writers:
     async def plain_one(self) -> int:
         async with self.db.transaction(tenant_id=self.plain_tenant) as s:
             s.add(self._plain_row())
-            await s.flush()
         return 1
 
     async def chain_batch(self) -> int:
@@ -131,7 +130,6 @@ class Writers:
         async with self.db.transaction(tenant_id=self.plain_tenant) as s:
             for _ in range(BATCH):
                 s.add(self._plain_row())
-                await s.flush()
         return BATCH
 
 

@@ -9,6 +9,7 @@ second factor and reaches the admin API. A second ``overleg init`` prints no pas
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -164,6 +165,14 @@ def test_first_run_init_serve_sign_in_and_admin(
             assert r.json()["status"] == "mfa_required"
 
     assert server.process.returncode is not None  # stopped
+
+    # --- the server's logs are JSON lines with request ids, and hold no secret -----------
+    log_lines = [ln for ln in server.stderr().splitlines() if ln.startswith("{")]
+    requests = [json.loads(ln) for ln in log_lines if '"event": "request"' in ln]
+    assert len(requests) >= 10 and all(r["request_id"] for r in requests), log_lines[:5]
+    everything = server.stdout() + server.stderr()
+    for secret_value in (one_time, NEW_PASSWORD, secret, t1, t2, t3, t4, *recovery_codes):
+        assert secret_value not in everything
 
     # --- the audit chains are intact ------------------------------------------------------
     verified = site.run("audit", "verify")

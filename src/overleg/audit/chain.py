@@ -55,10 +55,14 @@ def _canon(value: Any) -> Any:
     return value
 
 
-def record_hash(rec: AuditRecord) -> str:
-    body = {f: _canon(getattr(rec, f)) for f in _FIELDS}
+def _digest(values: dict[str, Any]) -> str:
+    body = {f: _canon(values[f]) for f in _FIELDS}
     data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+def record_hash(rec: AuditRecord) -> str:
+    return _digest({f: getattr(rec, f) for f in _FIELDS})
 
 
 async def ensure_head(db: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -101,15 +105,17 @@ async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
     The record and the head update are written at the next flush (at the latest, commit).
     """
     head = await _locked_head(db, entry.tenant_id)
-    rec = AuditRecord(
+    values = entry.model_dump(mode="python")
+    values.update(
         id=new_id(),
         seq=head.seq + 1,
         at=now(),
         prev_hash=head.last_hash,
-        **entry.model_dump(mode="python"),
+        # what the JSON column gives back (UUIDs and times as strings): hash exactly that
+        details=json.loads(json.dumps(entry.details, default=str)),
     )
-    rec.details = json.loads(json.dumps(entry.details, default=str))
-    rec.hash = record_hash(rec)
+    # hashed from the plain values: reading them back off the ORM object costs more
+    rec = AuditRecord(**values, hash=_digest(values))
     head.seq = rec.seq
     head.last_hash = rec.hash
     db.add(rec)
