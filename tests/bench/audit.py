@@ -5,9 +5,9 @@ record's SHA-256 over its canonical JSON, insert the record, move the head), com
 
 Baseline: the same rows inserted into the same table through the same ORM session type,
 with precomputed dummy hashes and a locally counted ``seq``: no head lookup, no hashing,
-no head update. Both are written by the ORM's flush at commit (the chain appends no
-longer flush one by one; see ``chain.append``). Chain and plain rows go to two tenants of their own so that their
-``seq`` ranges do not collide.
+no head update. Both are written by the ORM's flush at commit (chain appends do not
+flush one by one; see ``chain.append``). Chain and plain rows go to two tenants of their
+own so that their ``seq`` ranges do not collide.
 """
 
 from __future__ import annotations
