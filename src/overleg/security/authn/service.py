@@ -304,34 +304,9 @@ async def verify_mfa(
     user, session = await _user_and_session(principal, db)
     if session.state != MFA_PENDING:
         raise Conflict("This session is not waiting for a second factor.")
-    limits = _limits(db)
-    key = f"mfa:{user.id}"
-    wait = await throttle.retry_after(db, [key])
-    if wait:
-        await record(
-            principal,
-            db,
-            "auth.mfa",
-            outcome=Outcome.FAILED,
-            target_type="user",
-            target_id=user.id,
-            details={"reason": "throttled"},
-        )
-        return AuthOutcome("throttled", retry_after=wait)
-    factor = await _check_second_factor(principal, db, user, code, recovery_code)
-    if factor is None:
-        await throttle.fail(db, {key: limits.per_account_ip}, limits)
-        await record(
-            principal,
-            db,
-            "auth.mfa",
-            outcome=Outcome.FAILED,
-            target_type="user",
-            target_id=user.id,
-            details={"reason": "wrong code"},
-        )
-        return AuthOutcome("failed")
-    await throttle.clear(db, [key])
+    refused, factor = await _throttled_factor(principal, db, user, code, recovery_code, "auth.mfa")
+    if refused is not None:
+        return refused
     session.state, session.mfa_at = ACTIVE, now()
     session.amr = "pwd otp" if factor == "totp" else "pwd rc"
     token = rotate_token(session)
@@ -364,36 +339,47 @@ async def step_up(
     return result
 
 
-async def verify_mfa_for_step_up(
-    principal: Principal, db: AsyncSession, user: User, code: str | None, recovery_code: str | None
-) -> AuthOutcome:
+async def _throttled_factor(
+    principal: Principal,
+    db: AsyncSession,
+    user: User,
+    code: str | None,
+    recovery_code: str | None,
+    action: str,
+) -> tuple[AuthOutcome | None, str | None]:
+    """Check a second factor under the per-user throttle, auditing refusals as ``action``.
+
+    Returns (the refusal to answer with, None) or (None, the factor that matched).
+    """
     limits = _limits(db)
     key = f"mfa:{user.id}"
     wait = await throttle.retry_after(db, [key])
-    if wait:
+    factor = None
+    if not wait:
+        factor = await _check_second_factor(principal, db, user, code, recovery_code)
+    if factor is None:
+        if not wait:
+            await throttle.fail(db, {key: limits.per_account_ip}, limits)
         await record(
             principal,
             db,
-            "auth.step_up",
+            action,
             outcome=Outcome.FAILED,
             target_type="user",
             target_id=user.id,
-            details={"reason": "throttled"},
+            details={"reason": "throttled" if wait else "wrong code"},
         )
-        return AuthOutcome("throttled", retry_after=wait)
-    if await _check_second_factor(principal, db, user, code, recovery_code) is None:
-        await throttle.fail(db, {key: limits.per_account_ip}, limits)
-        await record(
-            principal,
-            db,
-            "auth.step_up",
-            outcome=Outcome.FAILED,
-            target_type="user",
-            target_id=user.id,
-            details={"reason": "wrong code"},
-        )
-        return AuthOutcome("failed")
+        return AuthOutcome("throttled" if wait else "failed", retry_after=wait), None
     await throttle.clear(db, [key])
+    return None, factor
+
+
+async def verify_mfa_for_step_up(
+    principal: Principal, db: AsyncSession, user: User, code: str | None, recovery_code: str | None
+) -> AuthOutcome:
+    refused, _ = await _throttled_factor(principal, db, user, code, recovery_code, "auth.step_up")
+    if refused is not None:
+        return refused
     # recorded here, where the code is spent, so that every caller leaves a record
     await record(principal, db, "auth.step_up", target_type="user", target_id=user.id)
     return AuthOutcome("signed_in")
