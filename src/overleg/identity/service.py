@@ -53,6 +53,16 @@ def user_public(u: User) -> UserPublic:
     return UserPublic(**data, mfa_enabled=u.totp_enabled_at is not None)
 
 
+async def _authorized_user(
+    principal: Principal, db: AsyncSession, user_id: uuid.UUID, action: Action
+) -> User:
+    """Load a user the caller can see and authorize ``action`` on it (with its roles, so
+    that only global admins act on admin accounts)."""
+    user = await access_user(principal, db, user_id)
+    authorize(principal, action, _resource(user))
+    return user
+
+
 def _resource(u: User) -> Resource:
     return Resource(
         "user", str(u.id), tenant_id=u.tenant_id, target_roles=roles_of(u.kind, u.admin_roles)
@@ -285,16 +295,14 @@ async def directory(principal: Principal, db: AsyncSession) -> list[DirectoryUse
 
 
 async def get_user(principal: Principal, db: AsyncSession, user_id: uuid.UUID) -> UserPublic:
-    user = await access_user(principal, db, user_id)
-    authorize(principal, Action.USER_READ, _resource(user))
+    user = await _authorized_user(principal, db, user_id, Action.USER_READ)
     return user_public(user)
 
 
 async def update_user(
     principal: Principal, db: AsyncSession, user_id: uuid.UUID, data: UserUpdate
 ) -> UserPublic:
-    user = await access_user(principal, db, user_id)
-    authorize(principal, Action.USER_UPDATE, _resource(user))
+    user = await _authorized_user(principal, db, user_id, Action.USER_UPDATE)
     changes = data.model_dump(exclude_unset=True)
     before = {k: getattr(user, k) for k in changes}
     for k, v in changes.items():
@@ -315,8 +323,7 @@ async def update_user(
 async def set_roles(
     principal: Principal, db: AsyncSession, user_id: uuid.UUID, data: RolesUpdate
 ) -> UserPublic:
-    user = await access_user(principal, db, user_id)
-    authorize(principal, Action.USER_ASSIGN_ROLES, _resource(user))
+    user = await _authorized_user(principal, db, user_id, Action.USER_ASSIGN_ROLES)
     if user.kind == "guest" and data.admin_roles:
         raise ValidationFailed("Guests cannot hold admin roles.", extra={"field": "admin_roles"})
     new: list[str] = sorted(set(data.admin_roles))
@@ -347,8 +354,7 @@ async def _keep_one_global_admin(db: AsyncSession, leaving: uuid.UUID) -> None:
 async def _set_status(
     principal: Principal, db: AsyncSession, user_id: uuid.UUID, action: Action, status: str
 ) -> UserPublic:
-    user = await access_user(principal, db, user_id)
-    authorize(principal, action, _resource(user))
+    user = await _authorized_user(principal, db, user_id, action)
     if user.id == principal.user_id and status != "active":
         raise Conflict("You cannot disable or delete your own account.")
     if status != "active" and "global_admin" in user.admin_roles:
@@ -387,8 +393,7 @@ async def delete_user(principal: Principal, db: AsyncSession, user_id: uuid.UUID
 
 async def reset_mfa(principal: Principal, db: AsyncSession, user_id: uuid.UUID) -> UserPublic:
     """Remove the user's second factors; they enrol again at next sign-in."""
-    user = await access_user(principal, db, user_id)
-    authorize(principal, Action.USER_RESET_MFA, _resource(user))
+    user = await _authorized_user(principal, db, user_id, Action.USER_RESET_MFA)
     had = user.totp_enabled_at is not None
     user.totp_secret_enc = user.totp_pending_enc = None
     user.totp_enabled_at = None
@@ -408,8 +413,7 @@ async def reset_mfa(principal: Principal, db: AsyncSession, user_id: uuid.UUID) 
 
 async def reset_password(principal: Principal, db: AsyncSession, user_id: uuid.UUID) -> UserCreated:
     """Give the user a one-time password (to be changed at next sign-in)."""
-    user = await access_user(principal, db, user_id)
-    authorize(principal, Action.USER_UPDATE, _resource(user))
+    user = await _authorized_user(principal, db, user_id, Action.USER_UPDATE)
     otp = one_time_password()
     user.password_hash = await runtime_of(db).hasher.hash_async(otp)
     user.password_changed_at = now()
