@@ -29,13 +29,18 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """JSON logs on stderr. Never log secrets or message content: log ids and outcomes."""
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    """JSON logs on stderr, ours and those of libraries (uvicorn, SQLAlchemy) alike.
+
+    Never log secrets or message content: log ids and outcomes.
+    """
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *shared,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
@@ -43,6 +48,20 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

@@ -167,9 +167,10 @@ def test_first_run_init_serve_sign_in_and_admin(
     assert server.process.returncode is not None  # stopped
 
     # --- the server's logs are JSON lines with request ids, and hold no secret -----------
-    log_lines = [ln for ln in server.stderr().splitlines() if ln.startswith("{")]
-    requests = [json.loads(ln) for ln in log_lines if '"event": "request"' in ln]
-    assert len(requests) >= 10 and all(r["request_id"] for r in requests), log_lines[:5]
+    entries = [json.loads(ln) for ln in server.stderr().splitlines() if ln.strip()]
+    requests = [e for e in entries if e["event"] == "request"]
+    assert len(requests) >= 10 and all(r["request_id"] for r in requests), entries[:5]
+    assert any(e.get("logger", "").startswith("uvicorn") for e in entries)  # theirs too
     everything = server.stdout() + server.stderr()
     for secret_value in (one_time, NEW_PASSWORD, secret, t1, t2, t3, t4, *recovery_codes):
         assert secret_value not in everything

@@ -57,7 +57,7 @@ class TenantPublic(BaseModel):
 
 
 class DomainCreate(_Write):
-    domain: str
+    domain: str = Field(examples=["contoso.example"])
 
     @field_validator("domain")
     @classmethod
@@ -76,6 +76,29 @@ class DomainPublic(BaseModel):
 
 
 class UserCreate(_Write):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "mia@contoso.example",
+                    "display_name": "Mia de Vries",
+                    "department": "HR",
+                    "job_title": "Case manager",
+                },
+                {
+                    "email": "sid@contoso.example",
+                    "display_name": "Sid Jansen",
+                    "admin_roles": ["security_admin"],
+                },
+                {
+                    "email": "gus@northwind.example",
+                    "display_name": "Gus (Northwind)",
+                    "kind": "guest",
+                },
+            ]
+        }
+    )
+
     email: EmailStr
     display_name: str = Field(min_length=1, max_length=200)
     kind: Literal["member", "guest"] = "member"
@@ -137,6 +160,15 @@ class UserCreated(BaseModel):
 
 
 class GroupCreate(_Write):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "HR", "kind": "dynamic", "rule": "user.department -eq 'HR'"},
+                {"name": "Works council", "description": "members added by hand"},
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=1000)
     kind: Literal["static", "dynamic"] = "static"

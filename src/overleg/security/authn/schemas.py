@@ -15,15 +15,24 @@ class _In(InputModel):
 
 class SignInRequest(_In):
     email: str = Field(min_length=3, max_length=320, examples=["olivia@contoso.example"])
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(
+        min_length=1, max_length=1024, examples=["correct horse battery staple 42"]
+    )
     tenant: str | None = Field(
         default=None, max_length=63, description="organisation short name; needed by guests"
     )
 
 
 class MfaVerifyRequest(_In):
-    code: str | None = Field(default=None, max_length=12, description="6-digit TOTP code")
-    recovery_code: str | None = Field(default=None, max_length=40)
+    code: str | None = Field(
+        default=None, max_length=12, description="6-digit TOTP code", examples=["492039"]
+    )
+    recovery_code: str | None = Field(
+        default=None,
+        max_length=40,
+        description="instead of a code",
+        examples=["7ypa-x9sq-mydv-1ghj"],
+    )
 
 
 class SignInResponse(BaseModel):
