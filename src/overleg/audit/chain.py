@@ -46,17 +46,33 @@ _FIELDS = (
 )
 
 
-def _canon(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        # in UTC, as the database gives it back (a frozen test clock may be in any zone)
-        return value.astimezone(UTC).isoformat(timespec="microseconds")
-    return value
+def _iso_utc(at: datetime) -> str:
+    # in UTC, as the database gives it back (a frozen test clock may be in any zone)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _json_ready(value: Any) -> Any:
+    """What the JSON column gives back for ``value``: JSON types, anything else as str."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return str(value)
+
+
+_UUID_FIELDS = ("id", "tenant_id", "actor_id")
 
 
 def _digest(values: dict[str, Any]) -> str:
-    body = {f: _canon(values[f]) for f in _FIELDS}
+    # The hot path of every audited change: the field types are fixed by the model
+    # (UUIDs in _UUID_FIELDS, one timestamp, JSON-ready details, strings and ints).
+    body = {f: values[f] for f in _FIELDS}
+    for f in _UUID_FIELDS:
+        if body[f] is not None:
+            body[f] = str(body[f])
+    body["at"] = _iso_utc(body["at"])
     data = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
 
@@ -105,14 +121,14 @@ async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
     The record and the head update are written at the next flush (at the latest, commit).
     """
     head = await _locked_head(db, entry.tenant_id)
-    values = entry.model_dump(mode="python")
+    values = entry.__dict__.copy()  # the fields, shallow (details is replaced below)
     values.update(
         id=new_id(),
         seq=head.seq + 1,
         at=now(),
         prev_hash=head.last_hash,
         # what the JSON column gives back (UUIDs and times as strings): hash exactly that
-        details=json.loads(json.dumps(entry.details, default=str)),
+        details=_json_ready(entry.details),
     )
     # hashed from the plain values: reading them back off the ORM object costs more
     rec = AuditRecord(**values, hash=_digest(values))
