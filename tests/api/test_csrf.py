@@ -48,3 +48,21 @@ async def test_unsafe_requests_with_the_cookie_need_the_csrf_token(
     r = await client.post("/api/v1/auth/sign-out", headers={"X-CSRF-Token": csrf})
     assert r.status_code == 204, r.text
     problem(await client.get("/api/v1/me", headers=bearer(token)), 401)
+
+
+async def test_a_refused_cross_site_request_is_audited(
+    world: World, client: httpx.AsyncClient
+) -> None:
+    await sign_in(client, MIA, keep_cookie=True)
+    r = await client.post("/api/v1/me/sessions/revoke-others")
+    problem(r, 403, "forbidden")
+    client.cookies.clear()
+    audit = await client.get(
+        "/api/admin/audit",
+        params={"action": "auth.csrf"},
+        headers=await world.session_headers("cora"),
+    )
+    (rec,) = audit.json()["records"]
+    assert rec["outcome"] == "denied" and rec["actor_label"] == MIA
+    assert rec["target_id"] == "POST /api/v1/me/sessions/revoke-others"
+    assert rec["details"] == {"reason": "missing"}

@@ -16,6 +16,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.chain import append
+from overleg.audit.schemas import Outcome
+from overleg.audit.service import entry_for
 from overleg.kernel.errors import Forbidden, MfaRequired, OverlegError, Unauthenticated
 from overleg.kernel.runtime import Runtime
 from overleg.security.principal import Principal, anonymous
@@ -76,6 +78,19 @@ async def session_principal(request: Request) -> Principal:
     if method == "cookie" and request.method not in SAFE_METHODS:
         given = request.headers.get("x-csrf-token", "")
         if not hmac.compare_digest(given.encode(), csrf.encode()):
+            # A forged cross-site request looks exactly like this: keep a record of it.
+            async with rt.database.transaction(tenant_id=principal.tenant_id) as audit_db:
+                await append(
+                    audit_db,
+                    entry_for(
+                        principal,
+                        "auth.csrf",
+                        outcome=Outcome.DENIED,
+                        target_type="route",
+                        target_id=f"{request.method} {request.url.path}"[:100],
+                        details={"reason": "missing" if not given else "wrong"},
+                    ),
+                )
             raise Forbidden(
                 "Missing or wrong X-CSRF-Token header for a cookie session.",
                 extra={"type_hint": "csrf"},
