@@ -25,7 +25,6 @@ test item starts on a fresh world for a few milliseconds instead of rebuilding i
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import shutil
@@ -34,12 +33,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import httpx
 import pytest
 from sqlalchemy import Table, event, func, select
@@ -61,6 +56,7 @@ from overleg.security.principal import Principal
 from overleg.security.sessions import MFA_PENDING, start_session
 from tests.conftest import _truncate_all
 from tests.conftest import test_settings as settings_for_test
+from tests.fixtures.dns_server import txt_server
 from tests.fixtures.world import PASSWORD, World, build_world
 
 #: the columns of the matrix, in order
@@ -86,31 +82,6 @@ def problem_type(resp: httpx.Response) -> str:
     if not resp.headers.get("content-type", "").startswith(PROBLEM):
         return ""
     return str(resp.json().get("type", "")).rsplit("/", 1)[-1]
-
-
-# --- a DNS server on loopback, for domain verification -------------------------------------
-
-
-class _Dns(asyncio.DatagramProtocol):
-    """Answers TXT queries from ``records``; NXDOMAIN for every other name."""
-
-    def __init__(self, records: dict[str, list[str]]) -> None:
-        self.records = records
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        query = dns.message.from_wire(data)
-        response = dns.message.make_response(query)
-        question = query.question[0]
-        name = question.name.to_text(omit_final_dot=True)
-        if name in self.records and question.rdtype == dns.rdatatype.TXT:
-            texts = [f'"{t}"' for t in self.records[name]]
-            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT", *texts))
-        else:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        self.transport.sendto(response.to_wire(), addr)
 
 
 # --- the stage ------------------------------------------------------------------------------
@@ -402,29 +373,24 @@ async def open_stage(
     if url.startswith("postgresql"):
         await _truncate_all(url)
     records: dict[str, list[str]] = {}
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: _Dns(records), local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
-    settings = settings_for_test(tmp / "data", url, dns_nameservers=[f"127.0.0.1:{port}"])
-    rt = build_runtime(settings, create=True)
-    try:
-        world = await build_world(rt)
-        app = create_app(rt, check_schema=False)
-        asgi = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
-        async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as client:
-            stage = Stage(rt=rt, world=world, client=client, dns_records=records)
-            await stage._prepare()
-            if targets:
-                await stage.prepare_targets()
-            if populate is not None:
-                await populate(stage)
-            await stage.snapshot()
-            yield stage
-    finally:
-        transport.close()
-        await rt.database.dispose()
+    async with txt_server(records) as nameserver:
+        settings = settings_for_test(tmp / "data", url, dns_nameservers=[nameserver])
+        rt = build_runtime(settings, create=True)
+        try:
+            world = await build_world(rt)
+            app = create_app(rt, check_schema=False)
+            asgi = httpx.ASGITransport(app=app, client=("203.0.113.10", 50000))
+            async with httpx.AsyncClient(transport=asgi, base_url="http://testserver") as client:
+                stage = Stage(rt=rt, world=world, client=client, dns_records=records)
+                await stage._prepare()
+                if targets:
+                    await stage.prepare_targets()
+                if populate is not None:
+                    await populate(stage)
+                await stage.snapshot()
+                yield stage
+        finally:
+            await rt.database.dispose()
 
 
 # --- the requests ---------------------------------------------------------------------------

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -52,23 +51,9 @@ from tests.architecture.matrix import (
     STALE,
     Row,
     Stage,
-    open_stage,
     problem_type,
-    stage_database,
 )
-from tests.fixtures.services import databases
 from tests.fixtures.world import OPERATOR, PASSWORD
-
-
-@pytest.fixture(scope="module", params=databases())
-def stage_db(request: pytest.FixtureRequest) -> tuple[str, Path]:
-    return stage_database(request, str(request.param))
-
-
-@pytest.fixture(scope="module")
-async def stage(stage_db: tuple[str, Path]) -> AsyncIterator[Stage]:
-    async with open_stage(stage_db, targets=True) as st:
-        yield st
 
 
 def refusal(resp: httpx.Response) -> bool:

@@ -10,9 +10,6 @@ status, for eve (fabrikam's global admin sending contoso's ids):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from tests.architecture.matrix import (
@@ -23,23 +20,9 @@ from tests.architecture.matrix import (
     Row,
     Stage,
     as_missing,
-    open_stage,
     problem_type,
-    stage_database,
     without_ids,
 )
-from tests.fixtures.services import databases
-
-
-@pytest.fixture(scope="module", params=databases())
-def stage_db(request: pytest.FixtureRequest) -> tuple[str, Path]:
-    return stage_database(request, str(request.param))
-
-
-@pytest.fixture(scope="module")
-async def stage(stage_db: tuple[str, Path]) -> AsyncIterator[Stage]:
-    async with open_stage(stage_db, targets=True) as st:
-        yield st
 
 
 def _brief(text: str) -> str:

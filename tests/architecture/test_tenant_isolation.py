@@ -22,8 +22,7 @@ from overleg.identity import service as identity
 from overleg.identity.models import Group, User
 from overleg.kernel.db.tenancy import TenantScopeError
 from overleg.policy import service as policy
-from tests.architecture.matrix import Stage, open_stage, stage_database
-from tests.fixtures.services import databases
+from tests.architecture.matrix import Stage, open_stage
 
 ADMIN = {"contoso": "olivia", "fabrikam": "eve"}
 MEMBER = {"contoso": "mia", "fabrikam": "frank"}
@@ -41,11 +40,6 @@ async def populate(st: Stage) -> None:
         st.notes[f"{slug}.dynamic"] = await st.new_group(
             slug=slug, rule="user.usertype -eq 'member'"
         )
-
-
-@pytest.fixture(scope="module", params=databases())
-def stage_db(request: pytest.FixtureRequest) -> tuple[str, Path]:
-    return stage_database(request, str(request.param))
 
 
 @pytest.fixture(scope="module")

@@ -2,53 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from typing import cast
 
-import dns.message
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 import httpx
 import pytest
 
+from tests.fixtures.dns_server import txt_server
 from tests.fixtures.world import World
 
 RECORDS: dict[str, list[str]] = {}
 
 
-class _DnsServer(asyncio.DatagramProtocol):
-    """Answers TXT queries from RECORDS; NXDOMAIN for names it does not know."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        query = dns.message.from_wire(data)
-        response = dns.message.make_response(query)
-        question = query.question[0]
-        name = question.name.to_text(omit_final_dot=True)
-        if name in RECORDS and question.rdtype == dns.rdatatype.TXT:
-            texts = [f'"{t}"' for t in RECORDS[name]]
-            response.answer.append(dns.rrset.from_text(question.name, 60, "IN", "TXT", *texts))
-        elif name not in RECORDS:
-            response.set_rcode(dns.rcode.NXDOMAIN)
-        self.transport.sendto(response.to_wire(), addr)
-
-
 @pytest.fixture
-async def dns_port() -> AsyncIterator[int]:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(_DnsServer, local_addr=("127.0.0.1", 0))
+async def nameserver() -> AsyncIterator[str]:
     RECORDS.clear()
-    yield transport.get_extra_info("sockname")[1]
-    transport.close()
+    async with txt_server(RECORDS) as address:
+        yield address
 
 
 @pytest.fixture
-def settings_overrides(dns_port: int) -> dict[str, object]:
-    return {"dns_nameservers": [f"127.0.0.1:{dns_port}"]}
+def settings_overrides(nameserver: str) -> dict[str, object]:
+    return {"dns_nameservers": [nameserver]}
 
 
 async def test_domain_is_verified_once_its_txt_record_is_published(
