@@ -58,21 +58,22 @@ def entry_for(
 E = TypeVar("E", bound=OverlegError)
 
 
-def failing(
+def with_audit(
     err: E,
     principal: Principal,
     action: str,
     *,
+    outcome: Outcome = Outcome.FAILED,
     target_type: str | None = None,
     target_id: str | uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> E:
-    """Attach a ``failed`` audit record to ``err``. Raise the result: the unit of work
-    writes the record after the rollback, so the failed attempt stays on record."""
+    """Attach an audit record (``failed`` or ``denied``) to ``err``. Raise the result: the
+    unit of work writes the record after the rollback, so the attempt stays on record."""
     err.audit = entry_for(
         principal,
         action,
-        outcome=Outcome.FAILED,
+        outcome=outcome,
         target_type=target_type,
         target_id=target_id,
         details=details,

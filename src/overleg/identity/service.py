@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit import chain
-from overleg.audit.service import failing, record
+from overleg.audit.service import record, with_audit
 from overleg.identity.access import access_group, access_user
 from overleg.identity.dns import txt_records
 from overleg.identity.models import Group, GroupMember, RecoveryCode, Tenant, TenantDomain, User
@@ -184,7 +184,7 @@ async def verify_domain(principal: Principal, db: AsyncSession, domain: str) -> 
             "(DNS changes can take a while to appear).",
             extra={"field": "domain"},
         )
-        raise failing(
+        raise with_audit(
             err,
             principal,
             "domain.verify",

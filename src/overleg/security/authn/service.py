@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.chain import SYSTEM_TENANT
 from overleg.audit.schemas import Outcome
-from overleg.audit.service import entry_for, failing, record
+from overleg.audit.service import record, with_audit
 from overleg.identity.models import RecoveryCode, Tenant, User
 from overleg.identity.schemas import roles_of
 from overleg.kernel.clock import now
@@ -394,9 +394,9 @@ def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User, actio
         return
     minutes = runtime_of(db).settings.step_up_minutes
     if principal.mfa_at is None or now() - principal.mfa_at > timedelta(minutes=minutes):
-        err = MfaRequired("Verify your second factor again (POST /api/v1/auth/step-up).")
         # a refused attempt like any other: the unit of work records it after the rollback
-        err.audit = entry_for(
+        raise with_audit(
+            MfaRequired("Verify your second factor again (POST /api/v1/auth/step-up)."),
             principal,
             action,
             outcome=Outcome.DENIED,
@@ -404,7 +404,6 @@ def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User, actio
             target_id=user.id,
             details={"reason": f"needs a second factor in the last {minutes} minutes"},
         )
-        raise err
 
 
 async def begin_totp(principal: Principal, db: AsyncSession) -> TotpEnrolment:
@@ -442,7 +441,7 @@ async def activate_totp(principal: Principal, db: AsyncSession, code: str) -> li
             "That code is not right. Check the time on your phone and try the newest code.",
             extra={"field": "code"},
         )
-        raise failing(err, principal, "mfa.totp_activate", target_type="user", target_id=user.id)
+        raise with_audit(err, principal, "mfa.totp_activate", target_type="user", target_id=user.id)
     user.totp_secret_enc, user.totp_pending_enc = user.totp_pending_enc, None
     user.totp_enabled_at, user.totp_last_step = now(), step
     codes = await _new_recovery_codes(db, user)
@@ -503,7 +502,9 @@ async def change_password(principal: Principal, db: AsyncSession, *, current: st
         err = ValidationFailed(
             "The current password is not right.", extra={"field": "current_password"}
         )
-        raise failing(err, principal, "user.password_change", target_type="user", target_id=user.id)
+        raise with_audit(
+            err, principal, "user.password_change", target_type="user", target_id=user.id
+        )
     tenant = await db.get(Tenant, user.tenant_id)
     try:
         check_password(

@@ -7,7 +7,7 @@ denied attempt is audited even though nothing else of the request is kept.
 from __future__ import annotations
 
 from overleg.audit.schemas import Outcome
-from overleg.audit.service import entry_for
+from overleg.audit.service import with_audit
 from overleg.kernel.errors import Forbidden, MfaRequired, NotFound
 from overleg.security.authz.actions import Action
 from overleg.security.authz.pdp import Resource, decide
@@ -28,7 +28,8 @@ def authorize(principal: Principal, action: Action, resource: Resource | None = 
         )
     else:
         err = Forbidden(f"You may not do this: {d.reason}.")
-    err.audit = entry_for(
+    raise with_audit(
+        err,
         principal,
         action.value,
         outcome=Outcome.DENIED,
@@ -36,15 +37,14 @@ def authorize(principal: Principal, action: Action, resource: Resource | None = 
         target_id=resource.id if resource else None,
         details={"reason": d.reason},
     )
-    raise err
 
 
 def not_found_denied(
     principal: Principal, action: str, target_type: str, target_id: str
 ) -> NotFound:
     """The "not yours" answer: indistinguishable from missing, but audited as a denial."""
-    err = NotFound(f"No {target_type} with id {target_id}.")
-    err.audit = entry_for(
+    return with_audit(
+        NotFound(f"No {target_type} with id {target_id}."),
         principal,
         action,
         outcome=Outcome.DENIED,
@@ -52,4 +52,3 @@ def not_found_denied(
         target_id=target_id,
         details={"reason": "not visible to the caller"},
     )
-    return err
