@@ -70,6 +70,13 @@ async def _verify(rt: Runtime, tenant_id: uuid.UUID) -> VerifyResult:
         return await chain.verify(db, tenant_id)
 
 
+def _seal(rec: AuditRecord) -> str:
+    """What an attacker who knows the format does: recompute both hashes of ``rec``."""
+    rec.body_hash = chain.body_hash(rec)
+    rec.hash = chain.record_hash(rec)
+    return rec.hash
+
+
 async def _row(rt: Runtime, tenant_id: uuid.UUID, seq: int) -> AuditRecord:
     async with rt.database.transaction(unscoped=True) as db:
         rec = await db.scalar(
@@ -165,16 +172,18 @@ async def _edit_and_rehash(rt: Runtime, tid: uuid.UUID, _last: int) -> None:
     """An attacker who knows the format edits a record and recomputes its own hash."""
     rec = await _row(rt, tid, TARGET)
     rec.action = "user.delete"
-    new_hash = chain.record_hash(rec)
-    assert new_hash != rec.hash
-    await _tamper_update(rt, tid, TARGET, action="user.delete", hash=new_hash)
+    _seal(rec)
+    await _tamper_update(
+        rt, tid, TARGET, action="user.delete", body_hash=rec.body_hash, hash=rec.hash
+    )
 
 
 async def _edit_and_rehash_newest(rt: Runtime, tid: uuid.UUID, last: int) -> None:
     """The same on the newest record, which no later record links to: the head does."""
     rec = await _row(rt, tid, last)
     rec.outcome = "denied"
-    await _tamper_update(rt, tid, last, outcome="denied", hash=chain.record_hash(rec))
+    _seal(rec)
+    await _tamper_update(rt, tid, last, outcome="denied", body_hash=rec.body_hash, hash=rec.hash)
 
 
 Tamper = Callable[[Runtime, uuid.UUID, int], Awaitable[None]]
@@ -308,7 +317,7 @@ async def test_a_chain_longer_than_one_batch_is_checked_across_batches(rt: Runti
             details={"i": seq},
             prev_hash=prev,
         )
-        rec.hash = prev = chain.record_hash(rec)
+        prev = _seal(rec)
         recs.append(rec)
     async with rt.database.transaction(tenant_id=tid) as db:
         db.add_all(recs)
@@ -318,7 +327,8 @@ async def test_a_chain_longer_than_one_batch_is_checked_across_batches(rt: Runti
     # edit record 1000 and recompute its hash: the first record of the next batch breaks
     rec = await _row(rt, tid, 1000)
     rec.details = {"i": -1}
-    await _tamper_update(rt, tid, 1000, details={"i": -1}, hash=chain.record_hash(rec))
+    _seal(rec)
+    await _tamper_update(rt, tid, 1000, details={"i": -1}, body_hash=rec.body_hash, hash=rec.hash)
     result = await _verify(rt, tid)
     assert not result.ok and result.first_bad_seq == 1001 and result.checked == 1000
     assert "link" in (result.reason or "")
@@ -407,7 +417,7 @@ async def test_a_record_added_behind_the_heads_back_is_found(world: World) -> No
         details={"after": ["global_admin"]},
         prev_hash=newest.hash,
     )
-    forged.hash = chain.record_hash(forged)
+    _seal(forged)
     async with rt.database.transaction(unscoped=True) as db:
         db.add(forged)
     result = await _verify(rt, tid)

@@ -1,10 +1,18 @@
 """The hash chain: canonical form of a record, append, and verification.
 
-Each tenant has its own chain (system events use ``SYSTEM_TENANT``). A record's hash is
-SHA-256 over the canonical JSON of its fields (including ``seq`` and ``prev_hash``), so an
-edit changes the hash, a deleted record leaves a gap in ``seq`` and a broken link, and a
-reorder breaks the links. The chain head row stores the last seq and hash, so cutting
-records off the end is noticed too.
+Each tenant has its own chain (system events use ``SYSTEM_TENANT``). A record carries
+``body_hash``, SHA-256 over the canonical JSON of the event, and ``hash``, SHA-256 over
+``prev_hash:seq:body_hash``. An edit changes the body hash, a deleted record leaves a gap
+in ``seq`` and a broken link, a reorder breaks the links. The chain head row stores the
+last seq and hash, so cutting records off the end is noticed too.
+
+The application computes the body hash; the database does the linking. Appends are
+``INSERT``s into the view ``audit_appends``, whose trigger (migration 0002) locks the
+tenant's head, assigns ``seq`` and ``prev_hash``, computes ``hash``, inserts the record and
+moves the head. Appends of concurrent transactions are serialised by the head's row lock
+(SQLite: the write lock). Like ORM objects, appends wait in the session until its next
+flush, ORM statement or commit, and then go out in one statement however many there are;
+so an append costs what a plain insert costs.
 """
 
 from __future__ import annotations
@@ -16,20 +24,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from overleg.audit.models import AuditChainHead, AuditRecord
+from overleg.audit.models import AuditChainHead, AuditRecord, audit_appends
 from overleg.audit.schemas import AuditEntry, VerifyResult
 from overleg.kernel.clock import now
+from overleg.kernel.db.tenancy import TenantScopeError
 from overleg.kernel.ids import new_id
 
 GENESIS = "0" * 64
 SYSTEM_TENANT = uuid.UUID(int=0)
-_FIELDS = (
+# What body_hash covers: everything but the chain position.
+_BODY_FIELDS = (
     "id",
     "tenant_id",
-    "seq",
     "at",
     "actor_type",
     "actor_id",
@@ -42,8 +52,10 @@ _FIELDS = (
     "user_agent",
     "request_id",
     "details",
-    "prev_hash",
 )
+# What a record's hash covered before revision 0002 (records without body_hash).
+_LEGACY_FIELDS = (*_BODY_FIELDS[:2], "seq", *_BODY_FIELDS[2:], "prev_hash")
+_UUID_FIELDS = ("id", "tenant_id", "actor_id")
 
 
 def _iso_utc(at: datetime) -> str:
@@ -62,13 +74,10 @@ def _json_ready(value: Any) -> Any:
     return str(value)
 
 
-_UUID_FIELDS = ("id", "tenant_id", "actor_id")
-
-
-def _digest(values: dict[str, Any]) -> str:
+def _canonical_sha256(values: dict[str, Any], fields: tuple[str, ...]) -> str:
     # The hot path of every audited change: the field types are fixed by the model
     # (UUIDs in _UUID_FIELDS, one timestamp, JSON-ready details, strings and ints).
-    body = {f: values[f] for f in _FIELDS}
+    body = {f: values[f] for f in fields}
     for f in _UUID_FIELDS:
         if body[f] is not None:
             body[f] = str(body[f])
@@ -77,8 +86,27 @@ def _digest(values: dict[str, Any]) -> str:
     return hashlib.sha256(data.encode()).hexdigest()
 
 
+def body_hash(rec: AuditRecord) -> str:
+    """SHA-256 over the canonical JSON of the record's event (not its chain position)."""
+    return _canonical_sha256({f: getattr(rec, f) for f in _BODY_FIELDS}, _BODY_FIELDS)
+
+
+def link_hash(prev_hash: str, seq: int, body: str) -> str:
+    """The record hash the database computes: SHA-256 of ``prev_hash:seq:body_hash``."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{body}".encode()).hexdigest()
+
+
 def record_hash(rec: AuditRecord) -> str:
-    return _digest({f: getattr(rec, f) for f in _FIELDS})
+    """The hash ``rec`` must carry, recomputed from its content and chain position."""
+    if rec.body_hash is None:  # written before revision 0002
+        return _canonical_sha256({f: getattr(rec, f) for f in _LEGACY_FIELDS}, _LEGACY_FIELDS)
+    return link_hash(rec.prev_hash, rec.seq, body_hash(rec))
+
+
+def _tampered(rec: AuditRecord) -> bool:
+    if rec.body_hash is not None and rec.body_hash != body_hash(rec):
+        return True
+    return record_hash(rec) != rec.hash
 
 
 async def ensure_head(db: AsyncSession, tenant_id: uuid.UUID) -> None:
@@ -88,54 +116,66 @@ async def ensure_head(db: AsyncSession, tenant_id: uuid.UUID) -> None:
         await db.flush()
 
 
-_HEADS = "overleg.audit.locked_heads"
+def _check_scope(db: AsyncSession, tenant_id: uuid.UUID) -> None:
+    # The insert is a Core statement, which the session's flush guard does not see.
+    scope = db.info.get("tenant_id")
+    if scope is None and not db.info.get("unscoped"):
+        raise TenantScopeError("tenant-owned row written from a session without scope")
+    if scope is not None and scope != tenant_id:
+        raise TenantScopeError("write to a row of another tenant refused")
 
 
-async def _locked_head(db: AsyncSession, tenant_id: uuid.UUID) -> AuditChainHead:
-    """The tenant's chain head, locked for this transaction.
+_PENDING = "overleg.audit.pending"
 
-    The first append of a transaction reads it with FOR UPDATE; later appends in the same
-    transaction reuse the object, so a batch costs one read and one head update, not one
-    of each per record. Keyed by the transaction object: a new transaction locks again.
+
+async def append(db: AsyncSession, entry: AuditEntry) -> uuid.UUID:
+    """Append ``entry`` to its tenant's chain inside the caller's transaction; its id.
+
+    The record is written at the session's next flush, ORM statement or commit (in the
+    order of the appends) and commits or rolls back with the caller's transaction.
     """
-    txn = db.sync_session.get_transaction()
-    cache: dict[uuid.UUID, tuple[object, AuditChainHead]] = db.info.setdefault(_HEADS, {})
-    hit = cache.get(tenant_id)
-    if hit is not None and hit[0] is txn:
-        return hit[1]
-    head = (
-        await db.execute(
-            select(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if head is None:
-        head = AuditChainHead(tenant_id=tenant_id, seq=0, last_hash=GENESIS)
-        db.add(head)
-    cache[tenant_id] = (txn, head)
-    return head
-
-
-async def append(db: AsyncSession, entry: AuditEntry) -> AuditRecord:
-    """Append ``entry`` to its tenant's chain inside the caller's transaction.
-
-    The record and the head update are written at the next flush (at the latest, commit).
-    """
-    head = await _locked_head(db, entry.tenant_id)
+    _check_scope(db, entry.tenant_id)
     values = entry.__dict__.copy()  # the fields, shallow (details is replaced below)
     values.update(
         id=new_id(),
-        seq=head.seq + 1,
         at=now(),
-        prev_hash=head.last_hash,
         # what the JSON column gives back (UUIDs and times as strings): hash exactly that
         details=_json_ready(entry.details),
     )
-    # hashed from the plain values: reading them back off the ORM object costs more
-    rec = AuditRecord(**values, hash=_digest(values))
-    head.seq = rec.seq
-    head.last_hash = rec.hash
-    db.add(rec)
-    return rec
+    values["body_hash"] = _canonical_sha256(values, _BODY_FIELDS)
+    if not db.sync_session.in_transaction():
+        # no I/O yet; it gives the append a transaction whose end discards it if unwritten
+        db.sync_session.begin()
+    db.info.setdefault(_PENDING, []).append(values)
+    return values["id"]  # type: ignore[no-any-return]
+
+
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        session.connection().execute(insert(audit_appends), pending)
+
+
+@event.listens_for(Session, "before_commit")
+def _on_commit(session: Session) -> None:
+    _write_pending(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _on_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    _write_pending(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_statement(state: ORMExecuteState) -> None:
+    # like autoflush: a query in the same transaction sees the records appended before it
+    _write_pending(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _on_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed unwritten: they go with it
+        session.info.pop(_PENDING, None)
 
 
 async def _records(db: AsyncSession, tenant_id: uuid.UUID, upto: int) -> AsyncIterator[AuditRecord]:
@@ -181,6 +221,7 @@ async def verify(db: AsyncSession, tenant_id: uuid.UUID) -> VerifyResult:
     head_seq, head_hash = await _head(db, tenant_id)
     expected_seq, prev, checked = 1, GENESIS, 0
     newest: AuditRecord | None = None
+    linked = False  # seen a record of the current scheme: no legacy record may follow
 
     def bad(rec: AuditRecord | None, reason: str) -> VerifyResult:
         return VerifyResult(
@@ -197,9 +238,10 @@ async def verify(db: AsyncSession, tenant_id: uuid.UUID) -> VerifyResult:
             return bad(rec, f"record {expected_seq} is missing (found {rec.seq} next)")
         if rec.prev_hash != prev:
             return bad(rec, "link to the previous record is broken (reordered or replaced)")
-        if record_hash(rec) != rec.hash:
+        if _tampered(rec) or (rec.body_hash is None and linked):
             return bad(rec, "record content does not match its hash (edited)")
         prev, expected_seq, checked, newest = rec.hash, expected_seq + 1, checked + 1, rec
+        linked = linked or rec.body_hash is not None
     if head_seq != checked:
         return bad(None, f"chain head says {head_seq} records, found {checked} (records removed)")
     if head_hash != prev:

@@ -6,14 +6,30 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from overleg.kernel.db.base import Base, IdMixin, TenantScoped
+from overleg.kernel.db.types import UTCDateTime
 
 
 class AuditRecord(IdMixin, TenantScoped, Base):
-    """One audited event. ``hash`` = SHA-256 over the canonical record and ``prev_hash``."""
+    """One audited event, written only through ``audit_appends`` (see ``overleg.audit.chain``).
+
+    ``body_hash`` = SHA-256 over the canonical event; ``hash`` = SHA-256 over
+    ``prev_hash:seq:body_hash``, set by the database. Records from before revision 0002
+    have no ``body_hash``; their ``hash`` covers the whole canonical record.
+    """
 
     __tablename__ = "audit_records"
     __table_args__ = (
@@ -35,6 +51,7 @@ class AuditRecord(IdMixin, TenantScoped, Base):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     request_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -48,3 +65,27 @@ class AuditChainHead(TenantScoped, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+# The append path: a view over audit_records whose INSTEAD OF INSERT trigger (migration
+# 0002) assigns seq, prev_hash and hash and moves the head in the same statement. It is
+# kept out of ``Base.metadata``: it is no table to create, truncate or map.
+audit_appends = Table(
+    "audit_appends",
+    MetaData(),
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid),
+    Column("at", UTCDateTime(timezone=True)),
+    Column("actor_type", String(20)),
+    Column("actor_id", Uuid),
+    Column("actor_label", String(320)),
+    Column("action", String(100)),
+    Column("target_type", String(50)),
+    Column("target_id", String(100)),
+    Column("outcome", String(10)),
+    Column("ip", String(64)),
+    Column("user_agent", String(512)),
+    Column("request_id", String(64)),
+    Column("details", JSON),
+    Column("body_hash", String(64)),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +37,8 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
+            # The audit chain's trigger hashes in the database (migration 0002).
+            dbapi_conn.create_function("overleg_sha256", 1, _sha256_hex, deterministic=True)
             # Take over transaction control from the driver (see _sqlite_begin).
             dbapi_conn.isolation_level = None
 
@@ -49,6 +52,11 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _sha256_hex(text: str | None) -> str | None:
+    """SQL ``overleg_sha256(text)``: hex SHA-256 of the UTF-8 text (NULL stays NULL)."""
+    return None if text is None else hashlib.sha256(text.encode()).hexdigest()
 
 
 class Database:
