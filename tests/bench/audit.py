@@ -1,13 +1,20 @@
 """Benchmarks 2 and 3: appending to the hash-chained audit log, and verifying it.
 
-Subject: ``overleg.audit.chain.append`` (lock the tenant's chain head row, compute the
-record's SHA-256 over its canonical JSON, insert the record, move the head), committed.
+Subject: ``overleg.audit.chain.append`` (compute the record's body hash over its canonical
+JSON; at commit, one INSERT into the view ``audit_appends`` whose trigger locks the
+tenant's chain head, links and hashes the record, inserts it and moves the head).
 
-Baseline: the same rows inserted into the same table through the same ORM session type,
-with precomputed dummy hashes and a locally counted ``seq``: no head lookup, no hashing,
-no head update. Both are written by the ORM's flush at commit (chain appends do not
-flush one by one; see ``chain.append``). Chain and plain rows go to two tenants of their
-own so that their ``seq`` ranges do not collide.
+Two baselines, each the same rows inserted straight into ``audit_records`` with
+precomputed dummy hashes and a locally counted ``seq`` (no hashing, no trigger, no head),
+in the same kind of session:
+
+- ORM: ``session.add`` of mapped objects, written by the flush at commit. This is how
+  every other row of Overleg is written, and how audit records were written before the
+  chain moved into the database.
+- Core: one ``INSERT`` statement (executemany for a batch). The cheapest way the
+  application can insert those rows: the floor.
+
+Chain and plain rows go to tenants of their own so that their ``seq`` ranges never collide.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, insert
 
 from overleg.audit import chain
 from overleg.audit.models import AuditChainHead, AuditRecord
@@ -43,13 +50,15 @@ class Breakdown:
 
     chain_statements: list[str]  # SQL statements one chain append sends (BEGIN excluded)
     plain_statements: list[str]
-    hash_us: float  # record_hash() of one record, microseconds (pure CPU, no I/O)
+    hash_us: float  # body_hash() of one record, microseconds (pure CPU, no I/O)
 
 
 @dataclass
 class AuditResult:
-    single: Comparison
+    single: Comparison  # vs ORM inserts
     batched: Comparison
+    single_core: Comparison  # vs Core inserts (the floor)
+    batched_core: Comparison
     verify: list[Sample]
     chain_length: int
     breakdown: Breakdown
@@ -100,15 +109,27 @@ class Writers:
             plain_from = head.seq + 1
         return cls(rt, chain_tenant, plain_tenant, plain_from)
 
-    def _plain_row(self) -> AuditRecord:
-        return AuditRecord(
-            id=new_id(),
-            seq=next(self.plain_seq),
-            at=now(),
-            prev_hash=DUMMY_HASH,
-            hash=DUMMY_HASH,
+    def _plain_row(self) -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "seq": next(self.plain_seq),
+            "at": now(),
+            "body_hash": DUMMY_HASH,
+            "prev_hash": DUMMY_HASH,
+            "hash": DUMMY_HASH,
             **self.plain_fields,
-        )
+        }
+
+    async def _plain_add(self, rows: list[dict[str, Any]]) -> int:
+        async with self.db.transaction(tenant_id=self.plain_tenant) as s:
+            s.add_all([AuditRecord(**row) for row in rows])
+        return len(rows)
+
+    async def _plain_insert(self, rows: list[dict[str, Any]]) -> int:
+        async with self.db.transaction(tenant_id=self.plain_tenant) as s:
+            conn = await s.connection()
+            await conn.execute(insert(AuditRecord.__table__), rows)
+        return len(rows)
 
     async def chain_one(self) -> int:
         async with self.db.transaction(tenant_id=self.chain_tenant) as s:
@@ -116,9 +137,10 @@ class Writers:
         return 1
 
     async def plain_one(self) -> int:
-        async with self.db.transaction(tenant_id=self.plain_tenant) as s:
-            s.add(self._plain_row())
-        return 1
+        return await self._plain_add([self._plain_row()])
+
+    async def core_one(self) -> int:
+        return await self._plain_insert([self._plain_row()])
 
     async def chain_batch(self) -> int:
         async with self.db.transaction(tenant_id=self.chain_tenant) as s:
@@ -127,10 +149,10 @@ class Writers:
         return BATCH
 
     async def plain_batch(self) -> int:
-        async with self.db.transaction(tenant_id=self.plain_tenant) as s:
-            for _ in range(BATCH):
-                s.add(self._plain_row())
-        return BATCH
+        return await self._plain_add([self._plain_row() for _ in range(BATCH)])
+
+    async def core_batch(self) -> int:
+        return await self._plain_insert([self._plain_row() for _ in range(BATCH)])
 
 
 async def _compare(
@@ -162,6 +184,12 @@ async def run(
     batched = await _compare(
         w.chain_batch, w.plain_batch, rounds=rounds, max_count=batched_records, seconds=seconds
     )
+    single_core = await _compare(
+        w.chain_one, w.core_one, rounds=rounds, max_count=records, seconds=seconds
+    )
+    batched_core = await _compare(
+        w.chain_batch, w.core_batch, rounds=rounds, max_count=batched_records, seconds=seconds
+    )
     verifies: list[Sample] = []
     checked = 0
     deadline = time.perf_counter() + 4 * seconds
@@ -175,7 +203,9 @@ async def run(
         verifies.append(Sample(res.checked, elapsed))
         if time.perf_counter() > deadline:
             break
-    return AuditResult(single, batched, verifies, checked, await _breakdown(rt, w))
+    return AuditResult(
+        single, batched, single_core, batched_core, verifies, checked, await _breakdown(rt, w)
+    )
 
 
 async def _statements(rt: Runtime, op: Any) -> list[str]:
@@ -206,7 +236,7 @@ def _hash_cost(entry: AuditEntry, *, max_count: int = 20_000, max_seconds: float
     done, start = 0, time.perf_counter()
     while done < max_count and time.perf_counter() - start < max_seconds:
         for _ in range(100):
-            chain.record_hash(rec)
+            chain.body_hash(rec)
         done += 100
     return (time.perf_counter() - start) / done * 1e6
 
@@ -214,7 +244,7 @@ def _hash_cost(entry: AuditEntry, *, max_count: int = 20_000, max_seconds: float
 async def _breakdown(rt: Runtime, w: Writers) -> Breakdown:
     return Breakdown(
         chain_statements=await _statements(rt, w.chain_one),
-        plain_statements=await _statements(rt, w.plain_one),
+        plain_statements=await _statements(rt, w.core_one),
         hash_us=_hash_cost(w.chain_entry),
     )
 
