@@ -86,7 +86,15 @@ def serve(
     configure_logging(settings.log_level)
     try:
         rt = build_runtime(settings)
-        asyncio.run(check_schema(rt.database))
+
+        async def checked() -> None:
+            try:
+                await check_schema(rt.database)
+            finally:
+                # pooled connections belong to this loop; uvicorn runs the app in another
+                await rt.database.dispose()
+
+        asyncio.run(checked())
     except Exception as e:
         raise fail(getattr(e, "detail", None) or str(e)) from None
     scheme = "https" if cert else "http"
