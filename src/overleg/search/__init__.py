@@ -1,0 +1,1 @@
+"""The keyed blind index and the search query language."""
