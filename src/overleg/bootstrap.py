@@ -20,6 +20,7 @@ from overleg.kernel.crypto.keys import KeyService
 from overleg.kernel.crypto.providers.base import KeyProvider
 from overleg.kernel.db.session import Database, make_engine
 from overleg.kernel.errors import ConfigurationError
+from overleg.kernel.events.broker import Broker, RedisBroker
 from overleg.kernel.runtime import Runtime
 from overleg.security.authn.passwords import PasswordHasher
 from overleg.security.authz import enforce
@@ -129,6 +130,14 @@ async def check_schema(database: Database) -> None:
         )
 
 
+def make_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when ``OVERLEG_REDIS_URL`` is set (several nodes), else in-process.
+    Not connected yet: the app's lifespan starts it."""
+    if settings.redis_url:
+        return RedisBroker(settings.redis_url)
+    return Broker()
+
+
 def build_runtime(settings: Settings, *, create: bool = False) -> Runtime:
     """Assemble the runtime. ``create`` allows creating the data dir and master key (init)."""
     if create:
@@ -140,7 +149,13 @@ def build_runtime(settings: Settings, *, create: bool = False) -> Runtime:
         memory_cost_kib=settings.argon2_memory_kib,
         parallelism=settings.argon2_parallelism,
     )
-    rt = Runtime(settings=settings, database=database, keys=KeyService(provider), hasher=hasher)
+    rt = Runtime(
+        settings=settings,
+        database=database,
+        keys=KeyService(provider),
+        hasher=hasher,
+        broker=make_broker(settings),
+    )
     database.session_info["runtime"] = rt
     enforce.STEP_UP_MINUTES = settings.step_up_minutes
     return rt

@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
 
+    # realtime: the event outbox, the WebSocket gateway (/api/v1/events) and presence
+    events_retention_seconds: int = Field(default=86_400, ge=60)  # missed events replayable
+    events_queue_size: int = Field(default=256, ge=2)  # per connection; overflow disconnects
+    events_replay_max: int = Field(default=500, ge=1)  # more missed than this: "resync"
+    events_poll_seconds: float = Field(default=2.0, gt=0)  # relay's safety-net outbox poll
+    events_session_check_seconds: float = Field(default=30.0, gt=0)  # idle sockets' sessions
+    events_purge_interval_seconds: float = Field(default=3600.0, ge=0)  # 0: a job purges
+    events_max_client_message_bytes: int = Field(default=4096, ge=256)
+    presence_ttl_seconds: int = Field(default=45, ge=3)  # a dead node's users go offline
+
     # keys: "local" keyring file protected by a master key, or a PKCS#11 HSM
     key_provider: Literal["local", "pkcs11"] = "local"
     master_key: SecretStr | None = None

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overleg.kernel.events.broker import Broker
+
 if TYPE_CHECKING:
     from overleg.kernel.crypto.keys import KeyService
     from overleg.kernel.db.session import Database
@@ -25,6 +27,11 @@ class Runtime:
     keys: KeyService
     hasher: PasswordHasher
     extras: dict[str, Any] = field(default_factory=dict)
+    #: carries committed outbox events (and typing, presence) to every node's gateway
+    broker: Broker = field(default_factory=Broker)
+    #: this process's WebSocket gateway (``overleg.realtime.gateway.Gateway``) while the
+    #: app is serving; None in the CLI, jobs and apps whose lifespan did not run
+    gateway: Any = None
 
 
 def runtime_of(db: AsyncSession) -> Runtime:

@@ -1,0 +1,1 @@
+"""Domain events: the transactional outbox and the broker that fans them out."""
