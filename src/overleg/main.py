@@ -13,7 +13,7 @@ from overleg.api.admin import groups as admin_groups
 from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
 from overleg.api.middleware import HttpBasics
-from overleg.api.v1 import auth, me
+from overleg.api.v1 import auth, channels, chats, events, me, messages, teams
 from overleg.kernel.runtime import Runtime
 
 #: Routes that answer without a session. Everything else requires one (tested).
@@ -31,13 +31,23 @@ PUBLIC_ROUTES = frozenset(
 def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from overleg.realtime.gateway import Gateway
+
+        gateway: Gateway | None = None
         try:
             if check_schema:
                 from overleg.bootstrap import check_schema as check
 
                 await check(runtime.database)
+            # realtime: the broker (Redis or in-process), then this node's gateway
+            await runtime.broker.start()
+            gateway = Gateway(runtime)
+            await gateway.start()
             yield
         finally:
+            if gateway is not None:
+                await gateway.stop()
+            await runtime.broker.stop()
             await runtime.database.dispose()
 
     app = FastAPI(
@@ -55,10 +65,15 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         health.router,
         auth.router,
         me.router,
+        events.router,
         admin_users.router,
         admin_groups.router,
         admin_tenant.router,
         admin_audit.router,
+        teams.router,
+        channels.router,
+        chats.router,
+        messages.router,
     ):
         app.include_router(r)
     s = runtime.settings

@@ -48,12 +48,16 @@ from overleg.identity.schemas import DomainCreate, GroupCreate, UserCreate
 from overleg.kernel.clock import now
 from overleg.kernel.runtime import Runtime
 from overleg.main import create_app
+from overleg.messaging import service as messaging
+from overleg.messaging.schemas import ChatCreate, MessageCreate
 from overleg.migrations.models import metadata
 from overleg.security.authn import totp
 from overleg.security.authn.tokens import hash_token
 from overleg.security.models import UserSession
 from overleg.security.principal import Principal
 from overleg.security.sessions import MFA_PENDING, start_session
+from overleg.workspace import service as workspace
+from overleg.workspace.schemas import ChannelCreate, MemberAdd, TeamCreate
 from tests.conftest import _truncate_all
 from tests.conftest import test_settings as settings_for_test
 from tests.fixtures.dns_server import txt_server
@@ -94,6 +98,7 @@ class Req:
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None
     headers: dict[str, str] | None = None
+    query: dict[str, str] | None = None
 
     def ids(self) -> frozenset[str]:
         """The ids (and domain names) in the path."""
@@ -118,6 +123,8 @@ class Stage:
     target_member: dict[str, uuid.UUID] = field(default_factory=dict)
     target_group: dict[str, uuid.UUID] = field(default_factory=dict)
     target_domain: dict[str, str] = field(default_factory=dict)
+    #: per principal (``prepare_workspace``): a team, its channels, posts and a chat
+    ws: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
     pending_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     pending_secret: dict[str, str] = field(default_factory=dict)
     #: whatever a test module's ``populate`` wants to remember
@@ -149,6 +156,7 @@ class Stage:
             self.target_member[who] = await self.new_member()
             self.target_group[who] = await self.new_group("mia")
             self.target_domain[who] = await self.new_domain()
+            self.ws[who] = await self.new_workspace()
             if who not in CAST:
                 continue
             self.pending_headers[who] = await self.pending_session(who)
@@ -308,6 +316,57 @@ class Stage:
         self.made[slug].add(d.domain)
         return d.domain
 
+    async def new_workspace(self) -> dict[str, uuid.UUID]:
+        """A private contoso team owned by olivia with mia, sam (a moderator of its "Ops"
+        channel) and the guest gus; a private channel of olivia and mia; posts by mia (liked
+        by gus, mia and olivia; pinned) and olivia in Ops; a group chat of mia, olivia, gus
+        and sam with a message by mia; and a public team of mia's."""
+        w = self.world
+
+        async def as_(who: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+            async with self.rt.database.transaction(tenant_id=w.tenant_of(who)) as db:
+                return await fn(w.principal(who), db, *args)
+
+        team = await as_("olivia", workspace.create_team, TeamCreate(name=self.unique("Team ")))
+        for m in ("mia", "sam", "gus"):
+            await as_("olivia", workspace.add_member, team.id, MemberAdd(user_id=w.id(m)))
+        ops = await as_("olivia", workspace.create_channel, team.id, ChannelCreate(name="Ops"))
+        await as_("olivia", workspace.add_moderator, ops.id, w.id("sam"))
+        board = await as_(
+            "olivia",
+            workspace.create_channel,
+            team.id,
+            ChannelCreate(name="Board", kind="private", members=[w.id("mia")]),
+        )
+        post = await as_("mia", messaging.post_in_channel, ops.id, MessageCreate(text="plan"))
+        agenda = await as_(
+            "olivia", messaging.post_in_channel, ops.id, MessageCreate(text="agenda")
+        )
+        for who in ("gus", "mia", "olivia"):
+            await as_(who, messaging.react, post.id, "like", True)
+        await as_("olivia", messaging.pin, post.id, True)
+        chat = await as_(
+            "mia",
+            messaging.create_chat,
+            ChatCreate(members=[w.id("olivia"), w.id("gus"), w.id("sam")], topic="Launch"),
+        )
+        said = await as_("mia", messaging.send_in_chat, chat.id, MessageCreate(text="hi all"))
+        public = await as_(
+            "mia", workspace.create_team, TeamCreate(name=self.unique("Club "), privacy="public")
+        )
+        out = {
+            "team": team.id,
+            "ops": ops.id,
+            "board": board.id,
+            "post": post.id,
+            "agenda": agenda.id,
+            "chat": chat.id,
+            "chat_message": said.id,
+            "public_team": public.id,
+        }
+        self.made["contoso"] |= {str(v) for v in out.values()}
+        return out
+
     async def pending_session(self, who: str) -> dict[str, str]:
         """A session of ``who`` that waits for the second factor (as after the password)."""
         async with self.rt.database.transaction(tenant_id=self.tenant_id(who)) as db:
@@ -328,15 +387,18 @@ class Stage:
         *,
         json: Any = None,
         headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
     ) -> httpx.Response:
         h = self.headers[who] if headers is None else headers
-        return await self.client.request(method, path, json=json, headers=h)
+        return await self.client.request(method, path, json=json, headers=h, params=query)
 
     async def send(
         self, row: Row, who: str, req: Req, headers: dict[str, str] | None = None
     ) -> httpx.Response:
         path = row.path.format(**req.params)
-        return await self.call(who, row.method, path, json=req.json, headers=headers or req.headers)
+        return await self.call(
+            who, row.method, path, json=req.json, headers=headers or req.headers, query=req.query
+        )
 
     async def audit_head(self, tenant_id: uuid.UUID) -> int:
         async with self.rt.database.transaction(tenant_id=tenant_id) as db:
@@ -502,6 +564,94 @@ def mfa_policy_body(st: Stage, who: str) -> Req:
     return Req({"kind": "mfa"}, json={"require": "admins", "allow_recovery_codes": True})
 
 
+def _ws(key: str, name: str = "") -> Ask:
+    def ask(st: Stage, who: str) -> Req:
+        return Req({name or f"{key}_id": str(st.ws[who][key])})
+
+    ask.__name__ = name or key
+    return ask
+
+
+team = _ws("team")
+public_team = _ws("public_team", "team_id")
+public_team.__name__ = "public_team"
+ops = _ws("ops", "channel_id")
+ops.__name__ = "ops_channel"
+board = _ws("board", "channel_id")
+board.__name__ = "private_channel"
+chat = _ws("chat")
+mias_post = _ws("post", "message_id")
+mias_post.__name__ = "mias_post"
+
+
+def _with(ask: Ask, name: str, **extra: Callable[[Stage, str], Any]) -> Ask:
+    """``ask`` plus more path parameters, a ``json`` body or a ``query``."""
+
+    def built(st: Stage, who: str) -> Req:
+        req = ask(st, who)
+        params = dict(req.params)
+        body = query = None
+        for k, make in extra.items():
+            if k == "json":
+                body = make(st, who)
+            elif k == "query":
+                query = make(st, who)
+            else:
+                params[k] = str(make(st, who))
+        return Req(params, json=body, query=query)
+
+    built.__name__ = name
+    return built
+
+
+def _mate(st: Stage, who: str) -> str:
+    """Someone of the caller's own tenant to start a chat with."""
+    return str(st.user_id("frank" if who == "eve" else "sam"))
+
+
+new_team = _with(nothing, "new_team", json=lambda st, w: {"name": st.unique("New team ")})
+team_renamed = _with(team, "team_renamed", json=lambda st, w: {"name": st.unique("Renamed ")})
+team_add_hank = _with(
+    team, "team_add_hank", json=lambda st, w: {"user_id": str(st.user_id("hank"))}
+)
+team_sam = _with(team, "team_sam", user_id=lambda st, w: st.user_id("sam"))
+team_sam_owner = _with(team_sam, "team_sam_owner", json=lambda st, w: {"role": "owner"})
+new_channel = _with(team, "new_channel", json=lambda st, w: {"name": st.unique("Room ")})
+ops_described = _with(ops, "ops_described", json=lambda st, w: {"description": "weekly"})
+ops_moderated = _with(ops, "ops_moderated", json=lambda st, w: {"new_post_policy": "moderators"})
+ops_add_mia = _with(
+    ops, "ops_add_mia_as_moderator", json=lambda st, w: {"user_id": str(st.user_id("mia"))}
+)
+ops_sam = _with(ops, "ops_moderator_sam", user_id=lambda st, w: st.user_id("sam"))
+ops_text = _with(ops, "ops_new_post", json=lambda st, w: {"text": "status update"})
+ops_thread = _with(ops, "ops_thread", post_id=lambda st, w: st.ws[w]["post"])
+ops_thread_reply = _with(ops_thread, "ops_thread_reply", json=lambda st, w: {"text": "agreed"})
+board_add_sam = _with(
+    board, "board_add_sam", json=lambda st, w: {"user_id": str(st.user_id("sam"))}
+)
+board_mia = _with(board, "board_mia", user_id=lambda st, w: st.user_id("mia"))
+new_chat = _with(nothing, "new_chat", json=lambda st, w: {"members": [_mate(st, w)]})
+chat_named = _with(chat, "chat_named", json=lambda st, w: {"topic": "Launch week"})
+chat_add_hank = _with(
+    chat, "chat_add_hank", json=lambda st, w: {"members": [str(st.user_id("hank"))]}
+)
+chat_sam = _with(chat, "chat_sam", user_id=lambda st, w: st.user_id("sam"))
+chat_text = _with(chat, "chat_text", json=lambda st, w: {"text": "on my way"})
+chat_read = _with(
+    chat, "chat_read_mark", json=lambda st, w: {"message_id": str(st.ws[w]["chat_message"])}
+)
+post_edit = _with(mias_post, "mias_post_edited", json=lambda st, w: {"text": "plan v2"})
+post_like = _with(mias_post, "mias_post_liked_by_caller", kind=lambda st, w: "like")
+post_heart = _with(mias_post, "mias_post_heart", kind=lambda st, w: "heart")
+agenda = _ws("agenda", "message_id")
+agenda.__name__ = "olivias_unpinned_post"
+search_plan = _with(nothing, "search_plan", query=lambda st, w: {"q": "plan"})
+busy = _with(nothing, "busy", json=lambda st, w: {"availability": "busy"})
+mias_presence = _with(
+    nothing, "mias_presence", query=lambda st, w: {"user_id": str(st.user_id("mia"))}
+)
+
+
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -596,6 +746,78 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/admin/audit",                               nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
     row("GET",    "/api/admin/audit/export",                        nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
     row("POST",   "/api/admin/audit/verify",                        nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
+
+    # teams: a private team of olivia (owner) with mia, sam and the guest gus; sid, cora and uma
+    # are not in it, so for them it does not exist (their admin roles give no team access)
+    row("GET",    "/api/v1/teams",                                  nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    # guests do not browse public teams
+    row("GET",    "/api/v1/teams/discover",                         nothing,                    401, 403, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/teams",                                  new_team,                   401, 403, 201, 201, 201, 201, 201, 201),
+    row("GET",    "/api/v1/teams/{team_id}",                        team,                       401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/teams/{team_id}",                        team_renamed,               401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/teams/{team_id}/archive",                team,                       401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/teams/{team_id}/unarchive",              team,                       401, 403, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/teams/{team_id}",                        team,                       401, 403, 403, 204, 404, 404, 404, 404),
+    # mia's public team: she is in it already (409); guests and other tenants do not see it
+    row("POST",   "/api/v1/teams/{team_id}/join",                   public_team,                401, 404, 409, 200, 200, 200, 200, 404),
+    # the only owner may not leave (409)
+    row("POST",   "/api/v1/teams/{team_id}/leave",                  team,                       401, 204, 204, 409, 404, 404, 404, 404),
+    row("GET",    "/api/v1/teams/{team_id}/members",                team,                       401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/teams/{team_id}/members",                team_add_hank,              401, 403, 403, 201, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/teams/{team_id}/members/{user_id}/role", team_sam_owner,             401, 403, 403, 204, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/teams/{team_id}/members/{user_id}",      team_sam,                   401, 403, 403, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/teams/{team_id}/channels",               team,                       401, 200, 200, 200, 404, 404, 404, 404),
+    # members may create channels (the default), guests may not
+    row("POST",   "/api/v1/teams/{team_id}/channels",               new_channel,                401, 403, 201, 201, 404, 404, 404, 404),
+
+    # channels: "Ops" (standard, sam moderates), "Board" (private: olivia owns, mia is in it)
+    row("GET",    "/api/v1/channels/{channel_id}",                  ops,                        401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/channels/{channel_id}",                  ops_described,              401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/archive",          ops,                        401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/unarchive",        ops,                        401, 403, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/channels/{channel_id}",                  ops,                        401, 403, 403, 204, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/members",          board_add_sam,              401, 404, 403, 204, 404, 404, 404, 404),
+    # mia may take herself out of a private channel; the channel's owner may take anyone out
+    row("DELETE", "/api/v1/channels/{channel_id}/members/{user_id}", board_mia,                 401, 404, 204, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/channels/{channel_id}/moderation",       ops,                        401, 200, 200, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/channels/{channel_id}/moderation",       ops_moderated,              401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/moderators",       ops_add_mia,                401, 403, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/channels/{channel_id}/moderators/{user_id}", ops_sam,                401, 403, 403, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/channels/{channel_id}/messages",         ops,                        401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/messages",         ops_text,                   401, 201, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/channels/{channel_id}/messages/{post_id}/replies", ops_thread,       401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/messages/{post_id}/replies", ops_thread_reply, 401, 201, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/channels/{channel_id}/pins",             ops,                        401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/channels/{channel_id}/read",             ops,                        401, 200, 200, 200, 404, 404, 404, 404),
+
+    # chats: a group chat of mia, olivia, gus and sam; guests start no chats
+    row("GET",    "/api/v1/chats",                                  nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/chats",                                  new_chat,                   401, 403, 201, 201, 201, 201, 201, 201),
+    row("GET",    "/api/v1/chats/{chat_id}",                        chat,                       401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/chats/{chat_id}",                        chat_named,                 401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/chats/{chat_id}/members",                chat_add_hank,              401, 200, 200, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/chats/{chat_id}/members/{user_id}",      chat_sam,                   401, 204, 204, 204, 404, 404, 404, 404),
+    row("POST",   "/api/v1/chats/{chat_id}/leave",                  chat,                       401, 204, 204, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/chats/{chat_id}/messages",               chat,                       401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/chats/{chat_id}/messages",               chat_text,                  401, 201, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/chats/{chat_id}/pins",                   chat,                       401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/chats/{chat_id}/read",                   chat_read,                  401, 200, 200, 200, 404, 404, 404, 404),
+
+    # one message (mia's post in Ops): only its author edits; she or a moderator deletes it;
+    # channel pins are for owners and moderators
+    row("PATCH",  "/api/v1/messages/{message_id}",                  post_edit,                  401, 403, 200, 403, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/messages/{message_id}",                  mias_post,                  401, 403, 204, 204, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/messages/{message_id}/reactions/{kind}", post_heart,                 401, 200, 200, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/messages/{message_id}/reactions/{kind}", post_like,                  401, 200, 200, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/messages/{message_id}/pin",              agenda,                     401, 403, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/messages/{message_id}/pin",              mias_post,                  401, 403, 403, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/search/messages",                        search_plan,                401, 200, 200, 200, 200, 200, 200, 200),
+
+    # realtime: a ticket for the event socket, one's own presence; others' presence only as
+    # far as one may see them (gus and eve get an empty list for mia)
+    row("POST",   "/api/v1/events/ticket",                          nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("PUT",    "/api/v1/me/presence",                            busy,                       401, 200, 200, 200, 200, 200, 200, 200),
+    row("GET",    "/api/v1/presence",                               mias_presence,              401, 200, 200, 200, 200, 200, 200, 200),
 )
 # fmt: on
 

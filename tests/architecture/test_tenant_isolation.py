@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -21,7 +22,11 @@ from sqlalchemy import delete, func, select, update
 from overleg.identity import service as identity
 from overleg.identity.models import Group, User
 from overleg.kernel.db.tenancy import TenantScopeError
+from overleg.messaging import service as messaging
+from overleg.messaging.schemas import ChatCreate, MessageCreate
 from overleg.policy import service as policy
+from overleg.workspace import service as workspace
+from overleg.workspace.schemas import MemberAdd, TeamCreate
 from tests.architecture.matrix import Stage, open_stage
 
 ADMIN = {"contoso": "olivia", "fabrikam": "eve"}
@@ -40,6 +45,44 @@ async def populate(st: Stage) -> None:
         st.notes[f"{slug}.dynamic"] = await st.new_group(
             slug=slug, rule="user.usertype -eq 'member'"
         )
+        await _workspace(st, slug)
+
+
+async def _workspace(st: Stage, slug: str) -> None:
+    """The same words in both tenants: a public team of the admin's with the member in it and
+    a post in General, a public team of the member's to discover, and a 1:1 chat."""
+    admin, member = ADMIN[slug], MEMBER[slug]
+    tenant = st.world.tenants[slug].id
+
+    async def as_(who: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        async with st.rt.database.transaction(tenant_id=tenant) as db:
+            return await fn(st.world.principal(who), db, *args)
+
+    team = await as_(
+        admin, workspace.create_team, TeamCreate(name=f"Budget {slug}", privacy="public")
+    )
+    await as_(admin, workspace.add_member, team.id, MemberAdd(user_id=st.user_id(member)))
+    post = await as_(
+        admin,
+        messaging.post_in_channel,
+        team.general_channel_id,
+        MessageCreate(text="the budget plan for next year"),
+    )
+    club = await as_(
+        member, workspace.create_team, TeamCreate(name=f"Club {slug}", privacy="public")
+    )
+    chat = await as_(admin, messaging.create_chat, ChatCreate(members=[st.user_id(member)]))
+    await as_(admin, messaging.send_in_chat, chat.id, MessageCreate(text="budget plan draft"))
+    st.notes[f"{slug}.team"] = team.id
+    st.notes[f"{slug}.general"] = team.general_channel_id
+    st.made[slug] |= {
+        str(team.id),
+        str(post.id),
+        str(club.id),
+        str(chat.id),
+        f"Budget {slug}",
+        f"Club {slug}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +110,13 @@ LISTS: dict[str, Where] = {
     "audit export": lambda st, t: "/api/admin/audit/export",
     "directory": lambda st, t: "/api/v1/directory",
     "my sessions": lambda st, t: "/api/v1/me/sessions",
+    "my teams": lambda st, t: "/api/v1/teams",
+    "public teams to join": lambda st, t: "/api/v1/teams/discover",
+    "team members": lambda st, t: f"/api/v1/teams/{st.notes[t + '.team']}/members",
+    "team channels": lambda st, t: f"/api/v1/teams/{st.notes[t + '.team']}/channels",
+    "channel posts": lambda st, t: f"/api/v1/channels/{st.notes[t + '.general']}/messages",
+    "my chats": lambda st, t: "/api/v1/chats",
+    "message search": lambda st, t: "/api/v1/search/messages?q=budget+plan",
 }
 
 #: audit searches aimed at the other tenant: they must find nothing at all

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -56,16 +56,17 @@ def env_for(data_dir: Path, database_url: str | None = None, **extra: str) -> di
 def invoke(env: dict[str, str | None], *args: str) -> Result:
     """Run ``overleg ARGS`` in a worker thread (the CLI runs its own event loop)."""
     runner = CliRunner()
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(runner.invoke, app, list(args), env=env).result()
-
-
-@pytest.fixture(autouse=True)
-def _keep_logging_config() -> Iterator[None]:
-    """The CLI configures structlog for the process; give the next tests theirs back."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
+    # The CLI configures logging for the whole process, to the stderr the runner captures
+    # and closes afterwards: give the tests theirs back after every run, whoever called.
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(runner.invoke, app, list(args), env=env).result()
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +116,7 @@ def export_lines(env: dict[str, str | None], tenant: str) -> list[dict[str, Any]
 def test_help_lists_every_command() -> None:
     result = invoke({**UNSET}, "--help")
     assert result.exit_code == 0
-    for command in ("init", "serve", "db", "tenant", "user", "audit", "keys"):
+    for command in ("init", "serve", "db", "tenant", "user", "audit", "keys", "teams"):
         assert re.search(rf"^\W*{command}\b", result.stdout, re.MULTILINE), command
     # no arguments: the help as well, not a traceback
     assert "Usage" in invoke({**UNSET}, "user").output
@@ -217,6 +218,14 @@ def test_operator_commands_work_and_are_audited(data_dir: Path) -> None:
     assert re.search(r"^\(system\): ok, \d+ records$", out, re.MULTILINE)
     assert re.search(r"^demo: ok, \d+ records$", out, re.MULTILINE)
     assert re.search(r"^acme: ok, \d+ records$", out, re.MULTILINE)
+
+
+def test_teams_purge_runs_over_every_tenant(data_dir: Path) -> None:
+    env = env_for(data_dir)
+    assert ok(env, "teams", "purge").strip().endswith("0 team(s) purged.")
+    assert "team(s) purged" in ok(env, "teams", "purge", "--days", "0")
+    refused = invoke(env, "teams", "purge", "--days", "-1")
+    assert refused.exit_code == 2 and "--days" in refused.stderr
 
 
 def test_audit_verify_fails_after_tampering(data_dir: Path) -> None:

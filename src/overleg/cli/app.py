@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from overleg.cli import audit, db, keys, server, tenants, users
+from overleg.cli import audit, db, keys, server, teams, tenants, users
 
 app = typer.Typer(
     help="Overleg: run and administer a self-hosted team workspace.",
@@ -18,6 +18,7 @@ app.add_typer(tenants.app, name="tenant")
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(teams.app, name="teams")
 
 
 def main() -> None:

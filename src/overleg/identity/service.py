@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -579,3 +580,36 @@ async def self_profile(principal: Principal, db: AsyncSession) -> UserPublic:
     user = await db.get(User, principal.user_id)
     assert user is not None
     return user_public(user)
+
+
+# --- people, for other domains ------------------------------------------------------------
+
+
+async def people(db: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, DirectoryUser]:
+    """The active or disabled accounts among ``ids`` in the session's tenant, by id.
+
+    For other domains (teams, chats) that show names and check accounts; no authorization:
+    callers only pass ids of people the principal already shares a conversation with.
+    """
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await db.scalars(select(User).where(User.id.in_(wanted), User.status != "deleted"))
+    return {u.id: DirectoryUser.model_validate(u) for u in rows}
+
+
+async def person_by_email(db: AsyncSession, email: str) -> DirectoryUser | None:
+    """The active account with this e-mail address in the session's tenant."""
+    u = await db.scalar(
+        select(User).where(User.email == email.strip().lower(), User.status == "active")
+    )
+    return DirectoryUser.model_validate(u) if u else None
+
+
+async def active_ids(db: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are active accounts of the session's tenant."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    rows = await db.scalars(select(User.id).where(User.id.in_(wanted), User.status == "active"))
+    return set(rows)

@@ -13,6 +13,12 @@ class Action(StrEnum):
     SELF_PASSWORD = "self.password"  # noqa: S105 (an action name)
     # directory
     DIRECTORY_READ = "directory.read"
+    # collaboration: what a person may do at all; team and chat roles decide the rest
+    TEAM_CREATE = "team.create"
+    TEAM_DISCOVER = "team.discover"  # see and join the tenant's public teams
+    CHAT_CREATE = "chat.create"
+    WORKSPACE_USE = "workspace.use"  # take part in the teams, channels and chats one is in
+    WORKSPACE_PURGE = "workspace.purge"  # remove deleted teams for good (jobs, operator)
     # tenant administration
     TENANT_CREATE = "tenant.create"
     TENANT_READ = "tenant.read"
@@ -50,5 +56,9 @@ ADMIN_ACTIONS = frozenset(
         Action.SELF_MFA,
         Action.SELF_PASSWORD,
         Action.DIRECTORY_READ,
+        Action.TEAM_CREATE,
+        Action.TEAM_DISCOVER,
+        Action.CHAT_CREATE,
+        Action.WORKSPACE_USE,
     }
 )

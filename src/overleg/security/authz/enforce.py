@@ -52,3 +52,25 @@ def not_found_denied(
         target_id=target_id,
         details={"reason": "not visible to the caller"},
     )
+
+
+def refuse(
+    principal: Principal,
+    action: str,
+    reason: str,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    error: type[Forbidden] = Forbidden,
+) -> Forbidden:
+    """A denial decided by a relationship rule (team role, channel moderation, chat
+    membership) rather than the PDP: 403 with ``reason``, audited as denied."""
+    return with_audit(
+        error(f"You may not do this: {reason}."),
+        principal,
+        action,
+        outcome=Outcome.DENIED,
+        target_type=target_type,
+        target_id=target_id,
+        details={"reason": reason},
+    )

@@ -14,8 +14,10 @@ from overleg.security.principal import Role
 _SELF = frozenset({A.SELF_READ, A.SELF_SESSIONS, A.SELF_MFA, A.SELF_PASSWORD})
 
 PERMISSIONS: dict[Role, frozenset[A]] = {
-    Role.MEMBER: _SELF | {A.DIRECTORY_READ},
-    Role.GUEST: _SELF,
+    Role.MEMBER: _SELF
+    | {A.DIRECTORY_READ, A.TEAM_CREATE, A.TEAM_DISCOVER, A.CHAT_CREATE, A.WORKSPACE_USE},
+    # guests take part where they were added (as in Teams); they create nothing
+    Role.GUEST: _SELF | {A.WORKSPACE_USE},
     Role.USER_ADMIN: frozenset(
         {
             A.TENANT_READ,

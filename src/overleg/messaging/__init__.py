@@ -1,0 +1,1 @@
+"""Chats, channel posts and replies, edits, reactions, mentions, read state and pins."""

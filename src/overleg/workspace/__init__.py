@@ -1,0 +1,1 @@
+"""Teams, channels, memberships and channel moderation."""
