@@ -14,7 +14,9 @@ from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
 from overleg.api.middleware import HttpBasics
 from overleg.api.v1 import auth, channels, chats, events, me, messages, teams
+from overleg.kernel.jobs import Scheduler
 from overleg.kernel.runtime import Runtime
+from overleg.workspace.jobs import purge_deleted_teams_everywhere
 
 #: Routes that answer without a session. Everything else requires one (tested).
 PUBLIC_ROUTES = frozenset(
@@ -34,6 +36,12 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         from overleg.realtime.gateway import Gateway
 
         gateway: Gateway | None = None
+        jobs = Scheduler()
+        jobs.every(
+            runtime.settings.teams_purge_interval_seconds,
+            "teams.purge",
+            lambda: purge_deleted_teams_everywhere(runtime),
+        )
         try:
             if check_schema:
                 from overleg.bootstrap import check_schema as check
@@ -43,8 +51,10 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             await runtime.broker.start()
             gateway = Gateway(runtime)
             await gateway.start()
+            jobs.start()
             yield
         finally:
+            await jobs.stop()
             if gateway is not None:
                 await gateway.stop()
             await runtime.broker.stop()

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     events_poll_seconds: float = Field(default=2.0, gt=0)  # relay's safety-net outbox poll
     events_session_check_seconds: float = Field(default=30.0, gt=0)  # idle sockets' sessions
     events_purge_interval_seconds: float = Field(default=3600.0, ge=0)  # 0: a job purges
+    #: how often each node purges teams deleted 30 days ago (0: only `overleg teams purge`)
+    teams_purge_interval_seconds: float = Field(default=86400.0, ge=0)
     events_max_client_message_bytes: int = Field(default=4096, ge=256)
     presence_ttl_seconds: int = Field(default=45, ge=3)  # a dead node's users go offline
 

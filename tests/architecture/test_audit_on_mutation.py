@@ -315,6 +315,7 @@ READS: set[Callable[..., Any]] = {
     identity.people,
     identity.person_by_email,
     identity.active_ids,
+    identity.active_tenants,
     policy.effective,
     policy.get_policy,
     policy.history,

@@ -216,3 +216,21 @@ async def test_deleted_teams_are_purged_with_their_content(desk: Desk) -> None:
         assert rec is not None and rec.target_id == str(desk.team_id)
         assert rec.details == {"channels": 1, "messages": 1}
     assert post.id
+
+
+async def test_the_purge_job_covers_every_tenant(desk: Desk) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from overleg.audit.models import AuditRecord
+    from overleg.workspace.jobs import purge_deleted_teams_everywhere
+
+    await desk.as_("olivia", workspace.delete_team, desk.team_id)
+    rt = desk.world.rt
+    assert await purge_deleted_teams_everywhere(rt) == []  # still within 30 days
+    purged = await purge_deleted_teams_everywhere(rt, older_than=timedelta(0))
+    assert purged == [("contoso", desk.team_id)]
+    async with rt.database.session(unscoped=True, readonly=True) as db:
+        rec = await db.scalar(select(AuditRecord).where(AuditRecord.action == "team.purge"))
+    assert rec is not None and rec.actor_label == "system:teams.purge"

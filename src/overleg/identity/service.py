@@ -126,6 +126,15 @@ async def list_tenants(principal: Principal, db: AsyncSession) -> list[TenantPub
     return [TenantPublic.model_validate(t) for t in rows]
 
 
+async def active_tenants(db: AsyncSession) -> list[TenantPublic]:
+    """Every active tenant, for housekeeping jobs that run per tenant (no principal: the
+    job's own use case authorizes what it does in each tenant)."""
+    rows = await db.scalars(
+        select(Tenant).where(Tenant.status == "active").order_by(Tenant.created_at)
+    )
+    return [TenantPublic.model_validate(t) for t in rows]
+
+
 async def find_tenant(db: AsyncSession, slug: str) -> Tenant | None:
     """Look a tenant up by short name (operator CLI, sign-in)."""
     result: Tenant | None = await db.scalar(select(Tenant).where(Tenant.slug == slug))
