@@ -28,6 +28,7 @@ from overleg.messaging.schemas import (
 from overleg.security.authz.actions import Action
 from overleg.security.authz.enforce import authorize
 from overleg.security.principal import Principal
+from overleg.workspace.events import membership_changed
 
 # --- chats ------------------------------------------------------------------------------
 
@@ -120,13 +121,7 @@ async def create_chat(principal: Principal, db: AsyncSession, data: ChatCreate) 
         target_id=chat.id,
         details={"kind": chat.kind, "members": sorted(str(u) for u in {me, *others})},
     )
-    await emit(
-        db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={"container_type": "chat", "container_id": str(chat.id), "change": "created"},
-        recipients={me, *others},
-    )
+    await membership_changed(db, principal, "chat", chat.id, "created", {me, *others})
     return await chat_public(principal, db, chat)
 
 
@@ -213,17 +208,14 @@ async def add_chat_members(
             "days": data.days,
         },
     )
-    await emit(
+    await membership_changed(
         db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={
-            "container_type": "chat",
-            "container_id": str(chat_id),
-            "change": "added",
-            "user_ids": sorted(map(str, new)),
-        },
-        recipients=current | new,
+        principal,
+        "chat",
+        chat_id,
+        "added",
+        current | new,
+        user_ids=sorted(map(str, new)),
     )
     return await chat_public(principal, db, cha.chat)
 
@@ -249,17 +241,14 @@ async def remove_chat_member(
         target_id=chat_id,
         details={"user_id": str(user_id)},
     )
-    await emit(
+    await membership_changed(
         db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={
-            "container_type": "chat",
-            "container_id": str(chat_id),
-            "change": "left" if action == "chat.leave" else "removed",
-            "user_ids": [str(user_id)],
-        },
-        recipients=audience,
+        principal,
+        "chat",
+        chat_id,
+        "left" if action == "chat.leave" else "removed",
+        audience,
+        user_ids=[str(user_id)],
     )
 
 

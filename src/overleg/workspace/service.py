@@ -16,7 +16,6 @@ from overleg.audit.service import record
 from overleg.identity import service as identity
 from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict, NotFound, ValidationFailed
-from overleg.kernel.events.outbox import emit
 from overleg.security.authz.actions import Action
 from overleg.security.authz.enforce import authorize, refuse
 from overleg.security.principal import Principal
@@ -29,6 +28,7 @@ from overleg.workspace.access import (
     channel_audience,
     moderation_of,
 )
+from overleg.workspace.events import membership_changed
 from overleg.workspace.models import Channel, ChannelMember, ChannelModerator, Team, TeamMember
 from overleg.workspace.rules import TeamRole
 from overleg.workspace.schemas import (
@@ -115,22 +115,11 @@ async def _members(db: AsyncSession, team_id: uuid.UUID) -> list[uuid.UUID]:
     return list(await db.scalars(select(TeamMember.user_id).where(TeamMember.team_id == team_id)))
 
 
-async def _membership_changed(
+async def _team_membership_changed(
     db: AsyncSession, p: Principal, team_id: uuid.UUID, user_id: uuid.UUID, change: str
 ) -> None:
     audience = set(await _members(db, team_id)) | {user_id}
-    await emit(
-        db,
-        tenant_id=p.tenant_id,
-        type="membership.changed",
-        payload={
-            "container_type": "team",
-            "container_id": str(team_id),
-            "user_id": str(user_id),
-            "change": change,
-        },
-        recipients=audience,
-    )
+    await membership_changed(db, p, "team", team_id, change, audience, user_id=str(user_id))
 
 
 # --- teams ------------------------------------------------------------------------------
@@ -262,13 +251,7 @@ async def delete_team(principal: Principal, db: AsyncSession, team_id: uuid.UUID
     audience = await _members(db, team_id)
     ta.team.deleted_at = now()
     await record(principal, db, "team.delete", target_type="team", target_id=team_id)
-    await emit(
-        db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={"container_type": "team", "container_id": str(team_id), "change": "deleted"},
-        recipients=audience,
-    )
+    await membership_changed(db, principal, "team", team_id, "deleted", audience)
 
 
 async def join_team(principal: Principal, db: AsyncSession, team_id: uuid.UUID) -> TeamPublic:
@@ -281,7 +264,7 @@ async def join_team(principal: Principal, db: AsyncSession, team_id: uuid.UUID) 
     assert principal.user_id is not None
     await _add(db, principal, ta.team, principal.user_id, TeamRole.MEMBER)
     await record(principal, db, "team.join", target_type="team", target_id=team_id)
-    await _membership_changed(db, principal, team_id, principal.user_id, "joined")
+    await _team_membership_changed(db, principal, team_id, principal.user_id, "joined")
     return await _team_public(db, ta.team, TeamRole.MEMBER)
 
 
@@ -334,7 +317,7 @@ async def leave_team(principal: Principal, db: AsyncSession, team_id: uuid.UUID)
         raise Conflict("You are the team's only owner: make someone else an owner first.")
     await _remove(db, team_id, principal.user_id)
     await record(principal, db, "team.leave", target_type="team", target_id=team_id)
-    await _membership_changed(db, principal, team_id, principal.user_id, "left")
+    await _team_membership_changed(db, principal, team_id, principal.user_id, "left")
 
 
 async def list_members(
@@ -381,7 +364,7 @@ async def add_member(
         target_id=team_id,
         details={"user_id": str(data.user_id), "role": role.value},
     )
-    await _membership_changed(db, principal, team_id, data.user_id, "added")
+    await _team_membership_changed(db, principal, team_id, data.user_id, "added")
     m = await db.get(TeamMember, (team_id, data.user_id))
     assert m is not None
     return TeamMemberPublic(
@@ -416,7 +399,7 @@ async def set_member_role(
         target_id=team_id,
         details={"user_id": str(user_id), "before": before, "after": data.role},
     )
-    await _membership_changed(db, principal, team_id, user_id, f"role:{data.role}")
+    await _team_membership_changed(db, principal, team_id, user_id, f"role:{data.role}")
 
 
 async def remove_member(
@@ -429,7 +412,7 @@ async def remove_member(
         raise NotFound(f"No member with id {user_id} in this team.")
     if m.role == TeamRole.OWNER.value and await _owners(db, team_id) == [user_id]:
         raise Conflict("A team keeps at least one owner.")
-    await _membership_changed(db, principal, team_id, user_id, "removed")
+    await _team_membership_changed(db, principal, team_id, user_id, "removed")
     await _remove(db, team_id, user_id)
     await record(
         principal,
@@ -500,12 +483,8 @@ async def create_channel(
         target_id=c.id,
         details={"team_id": str(team_id), "name": c.name, "kind": c.kind},
     )
-    await emit(
-        db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={"container_type": "channel", "container_id": str(c.id), "change": "created"},
-        recipients=await channel_audience(db, c),
+    await membership_changed(
+        db, principal, "channel", c.id, "created", await channel_audience(db, c)
     )
     return channel_public(c)
 
@@ -602,13 +581,7 @@ async def delete_channel(principal: Principal, db: AsyncSession, channel_id: uui
     audience = await channel_audience(db, ca.channel)
     ca.channel.deleted_at = now()
     await record(principal, db, "channel.delete", target_type="channel", target_id=channel_id)
-    await emit(
-        db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={"container_type": "channel", "container_id": str(channel_id), "change": "deleted"},
-        recipients=audience,
-    )
+    await membership_changed(db, principal, "channel", channel_id, "deleted", audience)
 
 
 async def add_channel_member(
@@ -641,17 +614,14 @@ async def add_channel_member(
         target_id=channel_id,
         details={"user_id": str(user_id), "share_history": share_history},
     )
-    await emit(
+    await membership_changed(
         db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={
-            "container_type": "channel",
-            "container_id": str(channel_id),
-            "user_id": str(user_id),
-            "change": "added",
-        },
-        recipients=await channel_audience(db, ca.channel),
+        principal,
+        "channel",
+        channel_id,
+        "added",
+        await channel_audience(db, ca.channel),
+        user_id=str(user_id),
     )
 
 
@@ -685,17 +655,8 @@ async def remove_channel_member(
         target_id=channel_id,
         details={"user_id": str(user_id)},
     )
-    await emit(
-        db,
-        tenant_id=principal.tenant_id,
-        type="membership.changed",
-        payload={
-            "container_type": "channel",
-            "container_id": str(channel_id),
-            "user_id": str(user_id),
-            "change": "removed",
-        },
-        recipients=audience,
+    await membership_changed(
+        db, principal, "channel", channel_id, "removed", audience, user_id=str(user_id)
     )
 
 
