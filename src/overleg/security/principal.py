@@ -29,6 +29,11 @@ class PrincipalKind(StrEnum):
     OPERATOR = "operator"  # a person at the server's CLI
     SYSTEM = "system"  # background jobs
     ANONYMOUS = "anonymous"
+    #: someone in one meeting by a participant credential: an anonymous joiner, a dial-in
+    #: caller, or a person signed in at another organisation (see overleg.meetings.credentials)
+    PARTICIPANT = "participant"
+    #: a dial-in (PSTN/SIP) gateway, accepted only by POST /api/v1/dial-in/calls
+    GATEWAY = "gateway"
 
 
 @dataclass(frozen=True)

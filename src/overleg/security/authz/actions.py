@@ -19,6 +19,10 @@ class Action(StrEnum):
     CHAT_CREATE = "chat.create"
     WORKSPACE_USE = "workspace.use"  # take part in the teams, channels and chats one is in
     WORKSPACE_PURGE = "workspace.purge"  # remove deleted teams for good (jobs, operator)
+    # meetings: organising needs a member account; meeting roles decide the rest
+    MEETING_CREATE = "meeting.create"
+    MEETING_JOIN = "meeting.join"  # join the organisation's meetings with one's own account
+    DIAL_IN_MANAGE = "dial_in.manage"  # credentials of dial-in (PSTN/SIP) gateways
     # tenant administration
     TENANT_CREATE = "tenant.create"
     TENANT_READ = "tenant.read"
@@ -60,5 +64,7 @@ ADMIN_ACTIONS = frozenset(
         Action.TEAM_DISCOVER,
         Action.CHAT_CREATE,
         Action.WORKSPACE_USE,
+        Action.MEETING_CREATE,
+        Action.MEETING_JOIN,
     }
 )

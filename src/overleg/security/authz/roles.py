@@ -15,9 +15,18 @@ _SELF = frozenset({A.SELF_READ, A.SELF_SESSIONS, A.SELF_MFA, A.SELF_PASSWORD})
 
 PERMISSIONS: dict[Role, frozenset[A]] = {
     Role.MEMBER: _SELF
-    | {A.DIRECTORY_READ, A.TEAM_CREATE, A.TEAM_DISCOVER, A.CHAT_CREATE, A.WORKSPACE_USE},
-    # guests take part where they were added (as in Teams); they create nothing
-    Role.GUEST: _SELF | {A.WORKSPACE_USE},
+    | {
+        A.DIRECTORY_READ,
+        A.TEAM_CREATE,
+        A.TEAM_DISCOVER,
+        A.CHAT_CREATE,
+        A.WORKSPACE_USE,
+        A.MEETING_CREATE,
+        A.MEETING_JOIN,
+    },
+    # guests take part where they were added and join meetings, but schedule none and
+    # create nothing (as in Teams)
+    Role.GUEST: _SELF | {A.WORKSPACE_USE, A.MEETING_JOIN},
     Role.USER_ADMIN: frozenset(
         {
             A.TENANT_READ,
