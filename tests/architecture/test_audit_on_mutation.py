@@ -308,6 +308,8 @@ READS: set[Callable[..., Any]] = {
     identity.group_members,
     identity.resolve_members,
     identity.groups_of,
+    identity.groups_of_user_id,
+    identity.existing_group_ids,
     identity.self_profile,
     identity.user_public,
     identity.user_attributes,

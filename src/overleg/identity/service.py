@@ -582,6 +582,20 @@ async def groups_of(db: AsyncSession, user: User) -> list[uuid.UUID]:
     return ids
 
 
+async def existing_group_ids(db: AsyncSession, ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``ids`` are groups of the session's tenant (for policies that target them)."""
+    wanted = set(ids)
+    if not wanted:
+        return set()
+    return set(await db.scalars(select(Group.id).where(Group.id.in_(wanted))))
+
+
+async def groups_of_user_id(db: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """``groups_of`` for an account id (none for a missing account)."""
+    user = await db.get(User, user_id)
+    return await groups_of(db, user) if user else []
+
+
 async def self_profile(principal: Principal, db: AsyncSession) -> UserPublic:
     """The caller's own account (any session state may read it)."""
     authorize(principal, Action.SELF_READ)

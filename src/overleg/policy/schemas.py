@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from overleg.identity.schemas import validate_domain
+from overleg.meetings.rules import LobbyBypass, WhoCanAdmit, WhoCanPresent
 
 
 class MfaPolicy(BaseModel):
@@ -20,7 +24,91 @@ class MfaPolicy(BaseModel):
     allow_recovery_codes: bool = True
 
 
-POLICY_KINDS: dict[str, type[BaseModel]] = {"mfa": MfaPolicy}
+class MeetingPolicySettings(BaseModel):
+    """One meeting policy (Teams' ``CsTeamsMeetingPolicy``): defaults for organizers, and
+    limits they may not exceed. The organizer's policy governs a meeting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # defaults: an organizer may change these in a meeting's options
+    lobby_bypass: LobbyBypass = Field(
+        default=LobbyBypass.ORGANIZATION, description="who bypasses the lobby by default"
+    )
+    dial_in_bypass: bool = Field(default=False, description="dial-in callers bypass the lobby")
+    who_can_present: WhoCanPresent = WhoCanPresent.EVERYONE
+    # limits: the organizer cannot change these
+    anonymous_join: bool = Field(
+        default=True, description="people who are not signed in may join (through the lobby)"
+    )
+    anonymous_can_start: bool = Field(
+        default=False,
+        description="anonymous people and dial-in callers who bypass the lobby may start "
+        "the meeting; off: they wait until a signed-in person is in",
+    )
+    who_can_admit: WhoCanAdmit = WhoCanAdmit.ORGANIZERS_AND_PRESENTERS
+    limit_presenter_permissions: bool = Field(
+        default=False,
+        description="presenters cannot manage attendee mics and cameras, change roles, lower "
+        "hands or remove people",
+    )
+    allow_recording: bool = True
+    explicit_recording_consent: bool = False
+    allow_meeting_chat: bool = True
+
+
+class GroupMeetingPolicy(BaseModel):
+    """A policy for the members of some groups. Earlier entries rank higher."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    group_ids: list[uuid.UUID] = Field(min_length=1, max_length=50)
+    settings: MeetingPolicySettings = Field(default_factory=MeetingPolicySettings)
+
+
+class MeetingPolicy(BaseModel):
+    """The organisation's meeting policies: ``default`` (Teams' "Global (Org-wide
+    default)") and policies assigned to groups; an organizer gets the first group policy
+    whose groups include them, else the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: MeetingPolicySettings = Field(default_factory=MeetingPolicySettings)
+    group_policies: list[GroupMeetingPolicy] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> MeetingPolicy:
+        names = [g.name.casefold() for g in self.group_policies]
+        if len(names) != len(set(names)):
+            raise ValueError("group policy names must be unique")
+        return self
+
+
+class FederationPolicy(BaseModel):
+    """External access (Teams' "organizations you trust"). Federation between servers
+    arrives later; today the list decides how people of other organisations on this
+    server join meetings: trusted ones as federated, the rest as anonymous."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trusted_domains: list[str] = Field(
+        default_factory=list,
+        max_length=500,
+        description="e-mail domains of trusted organisations",
+        examples=[["fabrikam.example"]],
+    )
+
+    @field_validator("trusted_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        return sorted({validate_domain(d) for d in v})
+
+
+POLICY_KINDS: dict[str, type[BaseModel]] = {
+    "mfa": MfaPolicy,
+    "meetings": MeetingPolicy,
+    "federation": FederationPolicy,
+}
 
 
 class PolicyVersion(BaseModel):

@@ -1,11 +1,13 @@
 """Policy administration: read the current version, write a new one (audited).
 
 Writes never edit a version in place; history is kept so that an auditor can see which
-policy was in force when.
+policy was in force when. Before a version is stored it must fit its schema and pass the
+kind's check against the database, if it has one (``CHECKS``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -13,14 +15,41 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.service import record
+from overleg.identity import service as identity
 from overleg.kernel.errors import NotFound, ValidationFailed
 from overleg.policy.models import TenantPolicy
-from overleg.policy.schemas import POLICY_KINDS, PolicyVersion
+from overleg.policy.schemas import POLICY_KINDS, MeetingPolicy, PolicyVersion
 from overleg.security.authz.actions import Action
 from overleg.security.authz.enforce import authorize
 from overleg.security.principal import Principal
 
 P = TypeVar("P", bound=BaseModel)
+
+#: a check of a validated policy against the session's tenant's data; raises
+#: ValidationFailed (naming the field) to refuse the policy
+Check = Callable[[AsyncSession, BaseModel], Awaitable[None]]
+
+
+async def _meeting_groups_exist(db: AsyncSession, body: BaseModel) -> None:
+    """Every group a meeting policy targets is a group of the organisation."""
+    assert isinstance(body, MeetingPolicy)
+    wanted = [
+        (f"group_policies.{i}.group_ids", gid)
+        for i, g in enumerate(body.group_policies)
+        for gid in g.group_ids
+    ]
+    if not wanted:
+        return
+    found = await identity.existing_group_ids(db, {g for _, g in wanted})
+    for field, gid in wanted:
+        if gid not in found:
+            raise ValidationFailed(
+                f"{field}: no group with id {gid} in this organisation", extra={"field": field}
+            )
+
+
+#: per policy kind, what must hold in the database before a version is stored
+CHECKS: dict[str, Check] = {"meetings": _meeting_groups_exist}
 
 
 async def _latest(db: AsyncSession, kind: str) -> TenantPolicy | None:
@@ -77,6 +106,9 @@ async def set_policy(
         first = e.errors()[0]
         field = ".".join(str(x) for x in first["loc"])
         raise ValidationFailed(f"{field}: {first['msg']}", extra={"field": field}) from e
+    check = CHECKS.get(kind)
+    if check is not None:
+        await check(db, new)
     row = await _latest(db, kind)
     before = row.body if row else schema().model_dump()
     version = (row.version if row else 0) + 1
