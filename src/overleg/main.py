@@ -9,11 +9,23 @@ from fastapi import FastAPI
 
 from overleg.api import health, problems
 from overleg.api.admin import audit as admin_audit
+from overleg.api.admin import dial_in as admin_dial_in
 from overleg.api.admin import groups as admin_groups
 from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
 from overleg.api.middleware import HttpBasics
-from overleg.api.v1 import auth, channels, chats, events, me, messages, teams
+from overleg.api.v1 import (
+    auth,
+    channels,
+    chats,
+    dial_in,
+    events,
+    me,
+    meeting_room,
+    meetings,
+    messages,
+    teams,
+)
 from overleg.kernel.jobs import Scheduler
 from overleg.kernel.runtime import Runtime
 from overleg.workspace.jobs import purge_deleted_teams_everywhere
@@ -26,6 +38,10 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("POST", "/api/v1/auth/sign-in"),
+        # anonymous people join meetings with a display name (the lobby decides)
+        ("POST", "/api/v1/meetings/join/{join_code}"),
+        # dial-in gateways authenticate with their own credential, not a session
+        ("POST", "/api/v1/dial-in/calls"),
     }
 )
 
@@ -84,6 +100,11 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         channels.router,
         chats.router,
         messages.router,
+        meetings.router,
+        meetings.channel_router,
+        meeting_room.router,
+        dial_in.router,
+        admin_dial_in.router,
     ):
         app.include_router(r)
     s = runtime.settings

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from overleg.identity.schemas import DomainCreate, GroupCreate, UserCreate
 from overleg.kernel.clock import now
 from overleg.kernel.runtime import Runtime
 from overleg.main import create_app
+from overleg.meetings.rules import LobbyBypass, WhoCanPresent
 from overleg.messaging import service as messaging
 from overleg.messaging.schemas import ChatCreate, MessageCreate
 from overleg.migrations.models import metadata
@@ -125,6 +127,8 @@ class Stage:
     target_domain: dict[str, str] = field(default_factory=dict)
     #: per principal (``prepare_workspace``): a team, its channels, posts and a chat
     ws: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
+    #: per principal (``prepare_meetings``): meetings in progress, a dial-in gateway
+    mt: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
     pending_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     pending_secret: dict[str, str] = field(default_factory=dict)
     #: whatever a test module's ``populate`` wants to remember
@@ -157,6 +161,7 @@ class Stage:
             self.target_group[who] = await self.new_group("mia")
             self.target_domain[who] = await self.new_domain()
             self.ws[who] = await self.new_workspace()
+            self.mt[who] = await self.new_meetings()
             if who not in CAST:
                 continue
             self.pending_headers[who] = await self.pending_session(who)
@@ -364,6 +369,67 @@ class Stage:
             "chat_message": said.id,
             "public_team": public.id,
         }
+        self.made["contoso"] |= {str(v) for v in out.values()}
+        return out
+
+    async def new_meetings(self) -> dict[str, uuid.UUID]:
+        """Two started meetings organized by olivia (``meeting``, and ``recorded``, being
+        recorded): sam co-organizes (not there), mia is the named presenter, gus (guest)
+        and hank are attendees, an anonymous "Knocker" waits in the lobby. And a dial-in
+        gateway of contoso."""
+        from overleg.meetings import controls, dial_in, room, scheduling
+        from overleg.meetings.schemas import (
+            DialInGatewayCreate,
+            InviteeIn,
+            JoinRequest,
+            MeetingCreate,
+            MeetingOptionsUpdate,
+        )
+        from overleg.security.principal import anonymous
+
+        w = self.world
+        contoso = w.tenants["contoso"].id
+        out: dict[str, uuid.UUID] = {}
+        for key in ("meeting", "recorded"):
+            start = now()
+            async with self.rt.database.transaction(tenant_id=contoso) as db:
+                m = await scheduling.create_meeting(
+                    w.principal("olivia"),
+                    db,
+                    MeetingCreate(
+                        subject=self.unique("Review "),
+                        starts_at=start,
+                        ends_at=start + timedelta(hours=1),
+                        invitees=[
+                            InviteeIn(user_id=w.id(x)) for x in ("sam", "mia", "gus", "hank")
+                        ],
+                        options=MeetingOptionsUpdate(
+                            lobby_bypass=LobbyBypass.INVITED,
+                            who_can_present=WhoCanPresent.SPECIFIC_PEOPLE,
+                            presenters=[w.id("mia")],
+                            coorganizers=[w.id("sam")],
+                        ),
+                    ),
+                )
+            code = m.join_url.rsplit("/", 1)[-1]
+            for who in ("olivia", "mia", "gus", "hank"):
+                async with self.rt.database.transaction(tenant_id=contoso) as db:
+                    joined = await room.join(w.principal(who), db, code, JoinRequest())
+                out[f"{key}_{who}"] = joined.me.id
+            async with self.rt.database.transaction(tenant_id=contoso) as db:
+                knock = await room.join(
+                    anonymous("203.0.113.9", "pytest", "test"),
+                    db,
+                    code,
+                    JoinRequest(display_name="Knocker"),
+                )
+            out[key], out[f"{key}_knocker"] = m.id, knock.me.id
+        async with self.rt.database.transaction(tenant_id=contoso) as db:
+            await controls.set_recording(w.principal("olivia"), db, out["recorded"], True)
+            gw = await dial_in.create_gateway(
+                w.operator_in("contoso"), db, DialInGatewayCreate(name=self.unique("Bridge "))
+            )
+        out["gateway"] = gw.gateway.id
         self.made["contoso"] |= {str(v) for v in out.values()}
         return out
 
@@ -652,6 +718,51 @@ mias_presence = _with(
 )
 
 
+def _mt(key: str, **more: str) -> Ask:
+    """The caller's own copy of meeting ``key``, and participants of it by name."""
+
+    def ask(st: Stage, who: str) -> Req:
+        params = {"meeting_id": str(st.mt[who][key])}
+        params |= {name: str(st.mt[who][f"{key}_{p}"]) for name, p in more.items()}
+        return Req(params)
+
+    ask.__name__ = "_".join([key, *more.values()])
+    return ask
+
+
+meeting = _mt("meeting")
+recorded = _mt("recorded")
+knocker = _mt("meeting", participant_id="knocker")
+hank_in_meeting = _mt("meeting", participant_id="hank")
+meeting_renamed = _with(meeting, "meeting_renamed", json=lambda st, w: {"subject": "Moved"})
+meeting_no_chat = _with(meeting, "meeting_no_chat", json=lambda st, w: {"allow_chat": False})
+meeting_text = _with(meeting, "meeting_chat_text", json=lambda st, w: {"text": "hello"})
+meeting_muted = _with(meeting, "meeting_me_muted", json=lambda st, w: {"muted": True})
+hank_presenter = _with(hank_in_meeting, "hank_presenter", json=lambda st, w: {"role": "presenter"})
+hank_mic_off = _with(hank_in_meeting, "hank_mic_off", json=lambda st, w: {"mic": False})
+
+
+def _soon(st: Stage, who: str) -> dict[str, Any]:
+    start = now() + timedelta(days=1)
+    end = start + timedelta(hours=1)
+    return {
+        "subject": st.unique("Plan "),
+        "starts_at": start.isoformat(),
+        "ends_at": end.isoformat(),
+    }
+
+
+new_meeting = _with(nothing, "new_meeting", json=_soon)
+meet_now = _with(nothing, "meet_now", json=lambda st, w: {"subject": st.unique("Now ")})
+ops_meeting = _with(ops, "ops_channel_meeting", json=_soon)
+new_gateway = _with(nothing, "new_gateway", json=lambda st, w: {"name": st.unique("Bridge ")})
+
+
+def contoso_gateway(st: Stage, who: str) -> Req:
+    """A contoso dial-in gateway (one per principal)."""
+    return Req({"gateway_id": str(st.mt[who]["gateway"])})
+
+
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -818,6 +929,42 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/v1/events/ticket",                          nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
     row("PUT",    "/api/v1/me/presence",                            busy,                       401, 200, 200, 200, 200, 200, 200, 200),
     row("GET",    "/api/v1/presence",                               mias_presence,              401, 200, 200, 200, 200, 200, 200, 200),
+    # meetings: olivia organizes, mia presents, gus (guest) attends; others are not in it
+    row("POST",   "/api/v1/meetings",                               new_meeting,                401, 403, 201, 201, 201, 201, 201, 201),
+    row("POST",   "/api/v1/meetings/now",                           meet_now,                   401, 403, 201, 201, 201, 201, 201, 201),
+    row("GET",    "/api/v1/meetings",                               nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/channels/{channel_id}/meetings",         ops_meeting,                401, 403, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}",                  meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/meetings/{meeting_id}",                  meeting_renamed,            401, 403, 403, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/cancel",           meeting,                    401, 403, 403, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/invitation.ics",   meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/options",          meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/meetings/{meeting_id}/options",          meeting_no_chat,            401, 403, 403, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/room",             meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/participants",     meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/lobby",            meeting,                    401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/lobby/admit-all",  meeting,                    401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/lobby/{participant_id}/admit", knocker,        401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/lobby/{participant_id}/deny",  knocker,        401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/leave",            meeting,                    401, 204, 204, 204, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/meetings/{meeting_id}/participants/{participant_id}", hank_in_meeting, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/meetings/{meeting_id}/participants/{participant_id}/role", hank_presenter, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/participants/{participant_id}/mute", hank_in_meeting, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/meetings/{meeting_id}/participants/{participant_id}/media-permissions", hank_mic_off, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/participants/{participant_id}/lower-hand", hank_in_meeting, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/me/hand",          meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/meetings/{meeting_id}/me/hand",          meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/meetings/{meeting_id}/me/media",         meeting_muted,              401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/end",              meeting,                    401, 403, 403, 204, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/recording/start",  meeting,                    401, 403, 204, 204, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/recording/stop",   recorded,                   401, 403, 204, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/messages",         meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/messages",         meeting_text,               401, 201, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/attendance",       meeting,                    401, 403, 403, 200, 404, 404, 404, 404),
+    # dial-in gateways: global admins, with a fresh second factor
+    row("GET",    "/api/admin/dial-in/gateways",                    nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
+    row("POST",   "/api/admin/dial-in/gateways",                    new_gateway,                401, 403, 403, 201, 403, 403, 403, 201),
+    row("DELETE", "/api/admin/dial-in/gateways/{gateway_id}",       contoso_gateway,            401, 403, 403, 204, 403, 403, 403, 404),
 )
 # fmt: on
 

@@ -1,4 +1,5 @@
-"""Request dependencies: the principal from the session, and the unit of work.
+"""Request dependencies: the principal from the session (or, on meeting routes, from a
+meeting participant credential), and the unit of work.
 
 The unit of work opens ONE transaction scoped to the principal's tenant around the route,
 commits before the response is sent, and on error rolls back and then writes the denial's
@@ -20,6 +21,7 @@ from overleg.audit.schemas import Outcome
 from overleg.audit.service import entry_for
 from overleg.kernel.errors import Forbidden, MfaRequired, OverlegError, Unauthenticated
 from overleg.kernel.runtime import Runtime
+from overleg.meetings import credentials
 from overleg.security.principal import Principal, anonymous
 from overleg.security.sessions import ACTIVE, MFA_ENROL, authenticate
 
@@ -40,7 +42,8 @@ def anonymous_principal(request: Request) -> Principal:
     )
 
 
-def _token(request: Request) -> tuple[str, str] | None:
+def request_token(request: Request) -> tuple[str, str] | None:
+    """(token, "bearer" | "cookie") that the request carries, or None."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip(), "bearer"
@@ -52,7 +55,7 @@ def _token(request: Request) -> tuple[str, str] | None:
 
 async def session_principal(request: Request) -> Principal:
     """The principal of any live session, whatever its sign-in step."""
-    found = _token(request)
+    found = request_token(request)
     if found is None:
         raise Unauthenticated("Sign in first (POST /api/v1/auth/sign-in).")
     token, method = found
@@ -135,8 +138,31 @@ async def current_principal(
     return p
 
 
+async def meeting_principal(request: Request) -> Principal:
+    """For meeting routes: a meeting participant (``Authorization: Bearer olp_...``, see
+    ``overleg.meetings.credentials``; a ``PrincipalKind.PARTICIPANT`` of the meeting's
+    tenant, ``user_id`` None) or else exactly what ``current_principal`` accepts. Raises
+    Unauthenticated for an unknown credential or a participant no longer in the meeting."""
+    found = request_token(request)
+    if found is None or found[1] != "bearer" or not credentials.is_credential(found[0]):
+        return await current_principal(await session_principal(request))
+    rt = runtime(request)
+    # a bearer credential is not sent by browsers on their own: no CSRF check needed
+    async with rt.database.session(unscoped=True) as db, db.begin():
+        principal = await credentials.authenticate(
+            db,
+            found[0],
+            ip=request.state.client_ip,
+            user_agent=request.headers.get("user-agent"),
+            request_id=request.state.request_id,
+        )
+    request.state.principal = principal
+    return principal
+
+
 @asynccontextmanager
-async def _unit_of_work(request: Request, principal: Principal) -> AsyncIterator[AsyncSession]:
+async def unit_of_work(request: Request, principal: Principal) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to ``principal.tenant_id`` (see the module docstring)."""
     rt = runtime(request)
     session = rt.database.session(tenant_id=principal.tenant_id)
     try:
@@ -154,21 +180,30 @@ async def _unit_of_work(request: Request, principal: Principal) -> AsyncIterator
 async def db_current(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async with _unit_of_work(request, principal) as s:
+    async with unit_of_work(request, principal) as s:
         yield s
 
 
 async def db_enrolling(
     request: Request, principal: Annotated[Principal, Depends(enrolling_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async with _unit_of_work(request, principal) as s:
+    async with unit_of_work(request, principal) as s:
         yield s
 
 
 async def db_session_any(
     request: Request, principal: Annotated[Principal, Depends(session_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async with _unit_of_work(request, principal) as s:
+    async with unit_of_work(request, principal) as s:
+        yield s
+
+
+async def db_meeting(
+    request: Request, principal: Annotated[Principal, Depends(meeting_principal)]
+) -> AsyncIterator[AsyncSession]:
+    """The unit of work of a meeting route, scoped to the principal's tenant (for a
+    participant: the meeting's)."""
+    async with unit_of_work(request, principal) as s:
         yield s
 
 
@@ -183,7 +218,10 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 EnrollingPrincipal = Annotated[Principal, Depends(enrolling_principal)]
 AnyPrincipal = Annotated[Principal, Depends(session_principal)]
 AnonPrincipal = Annotated[Principal, Depends(anonymous_principal)]
+#: a fully signed-in user or a meeting participant (meeting routes only)
+MeetingPrincipal = Annotated[Principal, Depends(meeting_principal)]
 Db = Annotated[AsyncSession, Depends(db_current, scope="function")]
 DbEnrolling = Annotated[AsyncSession, Depends(db_enrolling, scope="function")]
 DbAny = Annotated[AsyncSession, Depends(db_session_any, scope="function")]
 DbAnon = Annotated[AsyncSession, Depends(db_anonymous, scope="function")]
+DbMeeting = Annotated[AsyncSession, Depends(db_meeting, scope="function")]

@@ -4,6 +4,7 @@ from overleg.audit import models as audit_models
 from overleg.identity import models as identity_models
 from overleg.kernel.crypto import models as crypto_models
 from overleg.kernel.db.base import Base
+from overleg.meetings import models as meetings_models
 from overleg.messaging import models as messaging_models
 from overleg.policy import models as policy_models
 from overleg.realtime import models as realtime_models
@@ -16,6 +17,7 @@ __all__ = [
     "audit_models",
     "crypto_models",
     "identity_models",
+    "meetings_models",
     "messaging_models",
     "metadata",
     "policy_models",

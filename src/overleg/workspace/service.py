@@ -826,3 +826,26 @@ async def purge_deleted_teams(
             details={"channels": len(channel_ids), "messages": len(message_ids)},
         )
     return [t.id for t in teams]
+
+
+# --- for other domains ------------------------------------------------------------------
+
+
+async def channel_member_ids(db: AsyncSession, channel_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone who may read ``channel_id`` (none for a missing or deleted channel). For
+    meetings in a channel; no authorization: callers decide what the list is used for."""
+    c = await db.get(Channel, channel_id)
+    if c is None or c.deleted_at is not None:
+        return []
+    return await channel_audience(db, c)
+
+
+async def channel_for_meeting(
+    principal: Principal, db: AsyncSession, channel_id: uuid.UUID
+) -> ChannelAccess:
+    """The channel, if the caller may post in it (a channel meeting is a post there);
+    404 (audited) when not visible, 403 when archived."""
+    ca = await access_channel(principal, db, channel_id, action="meeting.create")
+    if not ca.writable:
+        raise Conflict("The channel is archived.")
+    return ca

@@ -1,0 +1,297 @@
+"""Meeting DTOs. Write models forbid unknown fields (an unknown option is a 422)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, EmailStr, Field, model_validator
+
+from overleg.kernel.schemas import InputModel
+from overleg.meetings.rules import LobbyBypass, MeetingRole, ParticipantType, WhoCanPresent
+
+MAX_COORGANIZERS = 10  # as in Teams
+MAX_INVITEES = 1000
+
+# --- options ------------------------------------------------------------------------------
+
+
+class MeetingOptions(BaseModel):
+    """A meeting's options as they are in force (the organizer's policy gives defaults)."""
+
+    lobby_bypass: LobbyBypass
+    dial_in_bypass: bool
+    who_can_present: WhoCanPresent
+    presenters: list[uuid.UUID] = Field(
+        default_factory=list, description="accounts who present, for specific_people"
+    )
+    coorganizers: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_COORGANIZERS)
+    allow_mic_for_attendees: bool = True
+    allow_camera_for_attendees: bool = True
+    allow_chat: bool = True
+    lock: bool = False
+
+
+class MeetingOptionsUpdate(InputModel):
+    """Change some options; fields left out stay as they are."""
+
+    lobby_bypass: LobbyBypass | None = None
+    dial_in_bypass: bool | None = None
+    who_can_present: WhoCanPresent | None = None
+    presenters: list[uuid.UUID] | None = Field(default=None, max_length=MAX_INVITEES)
+    coorganizers: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=MAX_COORGANIZERS,
+        description=f"up to {MAX_COORGANIZERS}, chosen from the invitees with an account here",
+    )
+    allow_mic_for_attendees: bool | None = None
+    allow_camera_for_attendees: bool | None = None
+    allow_chat: bool | None = None
+    lock: bool | None = None
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+class InviteeIn(InputModel):
+    """An account of the organisation (``user_id``) or any e-mail address."""
+
+    user_id: uuid.UUID | None = None
+    email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> InviteeIn:
+        if (self.user_id is None) == (self.email is None):
+            raise ValueError("give either user_id or email")
+        return self
+
+
+class MeetingCreate(InputModel):
+    subject: str = Field(min_length=1, max_length=250)
+    starts_at: datetime
+    ends_at: datetime
+    invitees: list[InviteeIn] = Field(default_factory=list, max_length=MAX_INVITEES)
+    allow_forwarding: bool = True
+    options: MeetingOptionsUpdate | None = None
+
+
+class ChannelMeetingCreate(InputModel):
+    """A meeting in a channel: its members are the invitees."""
+
+    subject: str = Field(min_length=1, max_length=250)
+    starts_at: datetime
+    ends_at: datetime
+    allow_forwarding: bool = True
+    options: MeetingOptionsUpdate | None = None
+
+
+class InstantMeetingCreate(InputModel):
+    """Meet now: starts at once, with the caller in it."""
+
+    subject: str = Field(default="Meet now", min_length=1, max_length=250)
+    invitees: list[InviteeIn] = Field(default_factory=list, max_length=MAX_INVITEES)
+    options: MeetingOptionsUpdate | None = None
+
+
+class MeetingUpdate(InputModel):
+    subject: str | None = Field(default=None, min_length=1, max_length=250)
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    allow_forwarding: bool | None = None
+    add_invitees: list[InviteeIn] = Field(default_factory=list, max_length=MAX_INVITEES)
+    remove_invitees: list[InviteeIn] = Field(default_factory=list, max_length=MAX_INVITEES)
+
+
+class PersonRef(BaseModel):
+    id: uuid.UUID
+    display_name: str
+
+
+class InviteePublic(BaseModel):
+    user_id: uuid.UUID | None
+    email: str | None
+    display_name: str | None
+    forwarded: bool
+
+
+class DialInInfo(BaseModel):
+    conference_id: str
+    pin: str
+
+
+class MeetingPublic(BaseModel):
+    id: uuid.UUID
+    kind: Literal["scheduled", "channel", "instant"]
+    subject: str
+    starts_at: datetime
+    ends_at: datetime
+    organizer: PersonRef
+    channel_id: uuid.UUID | None
+    status: Literal["scheduled", "cancelled", "ended"]
+    started: bool
+    allow_forwarding: bool
+    join_url: str = Field(description="the link anyone may open; not an invitation")
+    invitation_url: str | None = Field(
+        description="the link with the invitation key: whoever opens it signed in counts as "
+        "invited (while forwarding is allowed); only for the organizer and invitees"
+    )
+    dial_in: DialInInfo | None = Field(description="for the organizer and invitees")
+    options: MeetingOptions
+    invitees: list[InviteePublic]
+    my_role: MeetingRole | None = Field(description="organizer, coorganizer or None")
+
+
+# --- in the meeting -----------------------------------------------------------------------
+
+
+class JoinRequest(InputModel):
+    display_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="required when not signed in; ignored for accounts (their name is used)",
+    )
+    invitation: str | None = Field(
+        default=None, max_length=64, description="the invitation key of the invitation link"
+    )
+
+
+ParticipantState = Literal["lobby", "in", "left", "removed", "denied"]
+
+
+class ParticipantPublic(BaseModel):
+    id: uuid.UUID
+    display_name: str
+    type: ParticipantType
+    role: MeetingRole
+    state: ParticipantState
+    user_id: uuid.UUID | None
+    phone: str | None = Field(description="a dial-in caller's number, masked")
+    invited: bool
+    lobby_since: datetime | None
+    admit_on_start: bool
+    hand_raised: bool
+    muted: bool
+    camera_on: bool
+    sharing: bool
+    mic_disabled: bool
+    camera_disabled: bool
+
+
+class MeetingSummary(BaseModel):
+    """What a participant (even an anonymous one) sees of the meeting."""
+
+    id: uuid.UUID
+    subject: str
+    status: Literal["scheduled", "cancelled", "ended"]
+    started: bool
+    locked: bool
+    allow_chat: bool
+    recording: bool
+
+
+class JoinResult(BaseModel):
+    meeting: MeetingSummary
+    me: ParticipantPublic
+    token: str | None = Field(
+        default=None,
+        description="the participant credential, shown once, for people without an account "
+        "here (anonymous, dial-in, other organisations): send it as "
+        "'Authorization: Bearer <token>' to the meeting's routes and the event socket",
+    )
+
+
+class RoomView(BaseModel):
+    """The meeting as one participant sees it now (for clients that resume)."""
+
+    meeting: MeetingSummary
+    me: ParticipantPublic
+    participants: list[ParticipantPublic]
+    lobby: list[ParticipantPublic] | None = Field(description="only for those who may admit")
+    capabilities: list[str]
+
+
+class RoleChange(InputModel):
+    role: Literal["presenter", "attendee"]
+
+
+class MediaPermissions(InputModel):
+    """Allow or disable an attendee's mic and camera (Teams' "disable mic/camera")."""
+
+    mic: bool | None = None
+    camera: bool | None = None
+
+
+class MyMedia(InputModel):
+    muted: bool | None = None
+    camera_on: bool | None = None
+    sharing: bool | None = None
+
+
+class MeetingMessageCreate(InputModel):
+    text: str = Field(min_length=1, max_length=28_000)
+
+
+class MeetingMessagePublic(BaseModel):
+    id: uuid.UUID
+    participant_id: uuid.UUID
+    author_user_id: uuid.UUID | None
+    author_name: str
+    text: str
+    html: str
+    created_at: datetime
+
+
+class AttendanceInterval(BaseModel):
+    joined_at: datetime
+    left_at: datetime | None
+    entered_by: Literal["bypass", "admitted", "at_start"]
+
+
+class AttendanceRow(BaseModel):
+    participant_id: uuid.UUID
+    display_name: str
+    type: ParticipantType
+    email: str | None
+    phone: str | None
+    role: MeetingRole
+    how: Literal["web", "dial_in"]
+    first_joined_at: datetime | None
+    last_left_at: datetime | None
+    seconds_in_meeting: int
+    intervals: list[AttendanceInterval]
+
+
+class AttendanceReport(BaseModel):
+    meeting_id: uuid.UUID
+    subject: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    participants: list[AttendanceRow]
+
+
+# --- dial-in ------------------------------------------------------------------------------
+
+
+class DialInJoin(InputModel):
+    conference_id: str = Field(pattern=r"^[0-9]{6,12}$")
+    pin: str = Field(pattern=r"^[0-9]{4,10}$")
+    caller_number: str = Field(min_length=1, max_length=32, pattern=r"^\+?[0-9 ()-]+$")
+
+
+class DialInGatewayCreate(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class DialInGatewayPublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class DialInGatewayCreated(BaseModel):
+    gateway: DialInGatewayPublic
+    token: str = Field(description="shown once; the gateway sends it as a bearer token")
