@@ -10,7 +10,7 @@ import uuid
 from collections import deque
 
 from overleg.realtime.protocol import Close
-from overleg.security.principal import Principal
+from overleg.security.principal import Principal, PrincipalKind
 
 _ids = itertools.count(1)
 
@@ -33,7 +33,13 @@ class TokenBucket:
 
 
 class Connection:
-    """A connected client.
+    """A connected client: a user (by a session) or a meeting participant (by a
+    participant credential, ``PrincipalKind.PARTICIPANT``).
+
+    ``recipient_id`` is what events are addressed to: the user's id, or the participant's
+    id (participants have no account here). ``session_id`` is what must stay valid: the
+    user's session, or the participant itself (``participant`` tells which check applies).
+    Participants have no presence and send no typing indicators.
 
     ``push`` never blocks: frames wait in a queue of at most ``limit``; one more closes
     the connection with ``Close.TOO_SLOW`` (a client that does not read must not hold
@@ -42,12 +48,23 @@ class Connection:
     """
 
     def __init__(self, principal: Principal, *, limit: int) -> None:
-        assert principal.user_id is not None and principal.session_id is not None
         self.id = next(_ids)
         self.principal = principal
         self.tenant_id: uuid.UUID = principal.tenant_id
-        self.user_id: uuid.UUID = principal.user_id
-        self.session_id: uuid.UUID = principal.session_id
+        if principal.kind is PrincipalKind.PARTICIPANT:
+            raw = principal.extra.get("participant_id")
+            assert raw is not None, "a participant principal carries its participant id"
+            self.participant = True
+            #: None for participants: they have no account here
+            self.user_id: uuid.UUID | None = None
+            self.recipient_id: uuid.UUID = uuid.UUID(raw)
+            self.session_id: uuid.UUID = self.recipient_id
+        else:
+            assert principal.user_id is not None and principal.session_id is not None
+            self.participant = False
+            self.user_id = principal.user_id
+            self.recipient_id = principal.user_id
+            self.session_id = principal.session_id
         self.limit = limit
         self.queue: deque[str] = deque()
         self.wake = asyncio.Event()
@@ -119,6 +136,14 @@ class Connection:
         self.close_code, self.close_reason = code, reason
         self.gone()
 
+    def session_ended(self) -> None:
+        """Close because the user's session, or the participant's place in the meeting,
+        ended (``Close.SESSION_ENDED``)."""
+        if self.participant:
+            self.close(Close.SESSION_ENDED, "you are no longer in the meeting")
+        else:
+            self.close(Close.SESSION_ENDED, "your session has ended")
+
     def gone(self) -> None:
         """The client went away or the socket failed: nothing more is sent."""
         self.queue.clear()
@@ -126,4 +151,5 @@ class Connection:
         self.done.set()
 
     def __repr__(self) -> str:
-        return f"<Connection {self.id} user={self.user_id}>"
+        who = "participant" if self.participant else "user"
+        return f"<Connection {self.id} {who}={self.recipient_id}>"

@@ -3,13 +3,21 @@
 Guarantees, per connection:
 
 - only events committed in the database are sent (the outbox publishes after commit);
-- only events addressed to the connection's user, of its own organisation;
+- only events addressed to the connection's user, of its own organisation (or, for a
+  meeting participant reached by a participant credential, addressed to the participant
+  id, of the meeting's organisation);
 - in the order of their ids, each once, none skipped: a missed id is read from the
   outbox (see ``stream``); after a reconnect with ``last_event_id`` the missed ones come
   first (``outbox.missed``), or a ``resync`` when that is impossible;
 - before anything is sent, the session is checked (one query per batch of events for all
   its recipients), so a signed-out or disabled user's socket is closed at the next event
-  at the latest; idle sockets are checked every ``OVERLEG_EVENTS_SESSION_CHECK_SECONDS``;
+  at the latest; idle sockets are checked every ``OVERLEG_EVENTS_SESSION_CHECK_SECONDS``.
+  A participant's "session" is its place in the meeting
+  (``overleg.meetings.credentials.ended_participants``): once it left, was removed or
+  denied, or the meeting ended, its socket gets ``GRACE_SECONDS`` more (so the last word
+  reaches it) and is then closed like an ended session's;
+- participants have no presence (they are never counted online, their
+  ``presence.subscribe`` and ``typing`` messages are ignored);
 - a client that does not read is disconnected when its queue
   (``OVERLEG_EVENTS_QUEUE_SIZE``) overflows; nothing ever waits for one client's socket
   except that client's own writer task.
@@ -27,7 +35,7 @@ import contextlib
 import ipaddress
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -153,11 +161,30 @@ class Gateway:
         async with self.rt.database.session(tenant_id=tenant_id, readonly=True) as db:
             return await outbox.read(db, tenant_id, after=after, limit=limit)
 
-    async def _ended(self, session_ids: set[uuid.UUID], *, strict: bool = False) -> set[uuid.UUID]:
-        if not session_ids:
+    async def _ended(self, conns: Iterable[Connection], *, strict: bool = False) -> set[Connection]:
+        """Those of ``conns`` that may no longer receive events: their user session ended
+        (``auth.ended_sessions``; ``strict``: also when its row is gone), or their
+        participant is out of the meeting for longer than the grace period. At most one
+        query per kind, in one unscoped session."""
+        by_session: dict[uuid.UUID, list[Connection]] = {}
+        by_participant: dict[uuid.UUID, list[Connection]] = {}
+        for c in conns:
+            (by_participant if c.participant else by_session).setdefault(c.session_id, []).append(c)
+        if not by_session and not by_participant:
             return set()
+        ended: set[Connection] = set()
         async with self.rt.database.session(unscoped=True, readonly=True) as db:
-            return await ended_sessions(db, session_ids, strict=strict)
+            if by_session:
+                for sid in await ended_sessions(db, by_session, strict=strict):
+                    ended.update(by_session.get(sid, ()))
+            if by_participant:
+                # imported here: realtime must not need meetings to load (meetings reaches
+                # sockets through the kernel's outbox, not through the gateway)
+                from overleg.meetings.credentials import ended_participants
+
+                for pid in await ended_participants(db, by_participant):
+                    ended.update(by_participant.get(pid, ()))
+        return ended
 
     # -- delivery ------------------------------------------------------------------------
 
@@ -182,11 +209,11 @@ class Gateway:
                 plan.append((None, frame(None, env.type, env.data), conns))
         if not plan:
             return
-        ended = await self._ended({c.session_id for _, _, conns in plan for c in conns if c.open})
+        ended = await self._ended({c for _, _, conns in plan for c in conns if c.open})
         for event_id, text, conns in plan:
             for c in conns:
-                if c.session_id in ended:
-                    c.close(Close.SESSION_ENDED, "your session has ended")
+                if c in ended:
+                    c.session_ended()
                 else:
                     c.push(text, event_id)
 
@@ -214,9 +241,9 @@ class Gateway:
         counted = False
         try:
             tasks.append(asyncio.create_task(self._writer(ws, conn)))
-            counted = True  # online before its first message goes out
-            if await self.presence.connected(conn.tenant_id, conn.user_id):
-                await self._announce(conn.tenant_id, conn.user_id, online=True)
+            counted = not conn.participant  # online before its first message goes out
+            if counted and await self.presence.connected(conn.tenant_id, conn.recipient_id):
+                await self._announce(conn.tenant_id, conn.recipient_id, online=True)
             await asyncio.wait_for(stream.ready.wait(), JOIN_TIMEOUT)
             await self._catch_up(stream, conn, last_event_id)
             tasks.append(asyncio.create_task(self._reader(ws, conn)))
@@ -240,9 +267,9 @@ class Gateway:
             if stream.empty and self.streams.get(conn.tenant_id) is stream:
                 del self.streams[conn.tenant_id]
                 await stream.stop()
-            if counted and await self.presence.disconnected(conn.tenant_id, conn.user_id):
+            if counted and await self.presence.disconnected(conn.tenant_id, conn.recipient_id):
                 with contextlib.suppress(Exception):
-                    await self._announce(conn.tenant_id, conn.user_id, online=False)
+                    await self._announce(conn.tenant_id, conn.recipient_id, online=False)
             if conn.close_code is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
@@ -265,7 +292,7 @@ class Gateway:
                 m = await outbox.missed(
                     db,
                     conn.tenant_id,
-                    conn.user_id,
+                    conn.recipient_id,
                     after=last_event_id,
                     not_before=now() - timedelta(seconds=s.events_retention_seconds),
                     limit=limit,
@@ -306,6 +333,10 @@ class Gateway:
                 if msg.get("bytes") is not None:
                     raise ProtocolViolation(Close.UNSUPPORTED, "binary messages are not accepted")
                 parsed = parse(msg.get("text") or "", max_bytes=limit)
+                if conn.participant:
+                    # no presence, no typing for meeting participants: a well-formed
+                    # message is ignored (the socket stays), a malformed one still closes
+                    continue
                 if isinstance(parsed, Typing):
                     await self._typing(conn, parsed)
                 elif isinstance(parsed, PresenceSubscribe):
@@ -321,9 +352,9 @@ class Gateway:
     # -- client messages -------------------------------------------------------------------
 
     async def _session_holds(self, conn: Connection) -> bool:
-        if conn.session_id not in await self._ended({conn.session_id}, strict=True):
+        if conn not in await self._ended([conn], strict=True):
             return True
-        conn.close(Close.SESSION_ENDED, "your session has ended")
+        conn.session_ended()
         return False
 
     async def _typing(self, conn: Connection, msg: Typing) -> None:
@@ -403,10 +434,8 @@ class Gateway:
 
     async def check_sessions(self) -> None:
         """Close the sockets of sessions that ended while no event came their way."""
-        ended = await self._ended({c.session_id for c in self.connections}, strict=True)
-        for c in list(self.connections):
-            if c.session_id in ended:
-                c.close(Close.SESSION_ENDED, "your session has ended")
+        for c in await self._ended(list(self.connections), strict=True):
+            c.session_ended()
 
     async def purge(self) -> None:
         from overleg.realtime.service import purge_expired
@@ -425,7 +454,8 @@ class Gateway:
         while not predicate():
             await self._changed.wait()
 
-    def count(self, user_id: uuid.UUID | None = None) -> int:
-        if user_id is None:
+    def count(self, recipient_id: uuid.UUID | None = None) -> int:
+        """Open connections on this node: all, or those of one user or participant."""
+        if recipient_id is None:
             return len(self.connections)
-        return sum(1 for c in self.connections if c.user_id == user_id)
+        return sum(1 for c in self.connections if c.recipient_id == recipient_id)

@@ -3,9 +3,13 @@
 Connecting
     ``GET /api/v1/events`` upgraded to a WebSocket, authenticated by the session cookie
     (``overleg_session``) or by ``?ticket=T`` from ``POST /api/v1/events/ticket`` (single
-    use, 60 s; for clients that cannot send the cookie). A bearer token is never accepted
-    in the URL. Browsers' ``Origin`` must be the public base URL's origin or the origin of
-    the ``Host`` the socket was opened on. Refusals are HTTP answers to the handshake
+    use, 60 s; for clients that cannot send the cookie). A meeting participant without an
+    account here gets its ticket with its participant credential (``Authorization: Bearer
+    olp_...``); its socket receives the events addressed to the participant id, and is
+    closed (``SESSION_ENDED``) a short grace period after the participant left, was
+    removed or denied, or the meeting ended. A bearer token is never accepted in the URL.
+    Browsers' ``Origin`` must be the public base URL's origin or the origin of the
+    ``Host`` the socket was opened on. Refusals are HTTP answers to the handshake
     (problem+json): 401 no or ended session / bad ticket, 403 foreign origin.
 
     Resuming: ``?last_event_id=N`` (the ``id`` of the last event the client processed).
@@ -30,6 +34,8 @@ Client to server (text messages, JSON objects, at most
         people whose presence this connection follows (at most ``MAX_PRESENCE_SUBSCRIPTIONS``).
         The server answers with their current presence and sends every change after, for
         the people the user may see only (others are ignored without a word).
+    A meeting participant's socket ignores both (participants have no presence and are
+    not members of conversations); malformed messages still close it.
 
 Closing (``Close``): the server closes with a code and a reason; anything else from the
 client (binary frames, text that is not a JSON object, unknown types, bad fields, too
@@ -56,6 +62,12 @@ EVENT_TYPES = frozenset(
         "typing",
         "presence",
         "resync",
+        # overleg.meetings.events
+        "meeting.lobby",
+        "meeting.participant",
+        "meeting.you",
+        "meeting.updated",
+        "meeting.message",
     }
 )
 CONTAINER_TYPES = frozenset({"channel", "chat"})
@@ -71,7 +83,9 @@ class Close(IntEnum):
     INVALID = 1007  # not a JSON object, or a field is wrong
     POLICY = 1008  # an unknown message type
     TOO_BIG = 1009  # larger than the client message limit
-    SESSION_ENDED = 4001  # signed out, session revoked or expired, account disabled
+    #: signed out, session revoked or expired, account disabled; a participant out of the
+    #: meeting (after the grace period)
+    SESSION_ENDED = 4001
     TOO_SLOW = 4008  # the client did not read; its queue overflowed
 
 

@@ -35,7 +35,23 @@ MAX_PRESENCE_QUERY = 200
 
 async def issue_ticket(principal: Principal, db: AsyncSession) -> TicketIssued:
     """A single-use ticket that opens the event socket once within 60 s, on any node, for
-    the caller's session (audited as ``events.ticket``)."""
+    the caller's session, or for the caller's place in a meeting when the caller is a
+    meeting participant (``PrincipalKind.PARTICIPANT``; ``db`` scoped to the meeting's
+    tenant). Audited as ``events.ticket``."""
+    if principal.kind is PrincipalKind.PARTICIPANT:
+        # imported here: realtime must not need meetings to load
+        from overleg.meetings import credentials
+
+        token, expires = await credentials.issue_socket_ticket(db, principal)
+        await record(
+            principal,
+            db,
+            "events.ticket",
+            target_type="participant",
+            target_id=credentials.participant_id_of(principal),
+            details={"expires_in": credentials.TICKET_SECONDS},
+        )
+        return TicketIssued(ticket=token, expires_at=expires, expires_in=credentials.TICKET_SECONDS)
     token, expires = await auth.issue_ticket(principal, db)
     return TicketIssued(ticket=token, expires_at=expires, expires_in=auth.TICKET_SECONDS)
 
@@ -51,11 +67,12 @@ async def socket_principal(
     ip: str | None,
     user_agent: str | None,
 ) -> Principal:
-    """The principal of a socket handshake: from ``ticket`` if given, else the session
-    cookie. Raises Unauthenticated (no, ended or not fully signed-in session; unknown,
-    used or expired ticket) or Forbidden (password change pending). Runs its own
-    transaction, which commits also when refusing: the ticket is used up, an idle session
-    is revoked."""
+    """The principal of a socket handshake: from ``ticket`` if given (a meeting
+    participant's ticket, else a user's), else the session cookie. Raises Unauthenticated
+    (no, ended or not fully signed-in session; unknown, used or expired ticket; a
+    participant no longer in the meeting) or Forbidden (password change pending). Runs
+    its own transaction, which commits also when refusing: the ticket is used up, an idle
+    session is revoked."""
     from overleg.kernel.errors import Unauthenticated
 
     request_id = secrets.token_hex(8)
@@ -64,9 +81,16 @@ async def socket_principal(
     async with rt.database.session(unscoped=True) as db, db.begin():
         try:
             if ticket:
-                principal = await auth.principal_from_ticket(
+                # imported here: realtime must not need meetings to load
+                from overleg.meetings.credentials import redeem_socket_ticket
+
+                principal = await redeem_socket_ticket(
                     db, ticket, ip=ip, user_agent=user_agent, request_id=request_id
                 )
+                if principal is None:  # not a participant's ticket: a user's, or none
+                    principal = await auth.principal_from_ticket(
+                        db, ticket, ip=ip, user_agent=user_agent, request_id=request_id
+                    )
             elif cookie:
                 principal = await auth.principal_from_cookie(
                     db, cookie, ip=ip, user_agent=user_agent, request_id=request_id
@@ -250,7 +274,10 @@ async def purge_expired(principal: Principal, db: AsyncSession) -> PurgeResult:
     settings = runtime_of(db).settings
     t = now()
     events = await outbox.purge(db, before=t - timedelta(seconds=settings.events_retention_seconds))
-    tickets = await auth.purge_tickets(db, before=t)
+    # imported here: realtime does not depend on meetings at import time
+    from overleg.meetings.credentials import purge_socket_tickets
+
+    tickets = await auth.purge_tickets(db, before=t) + await purge_socket_tickets(db, before=t)
     await record(
         principal,
         db,

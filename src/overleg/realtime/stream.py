@@ -49,6 +49,7 @@ class TenantStream:
         self.fill = False
         self.pending: dict[int, Envelope] = {}
         self.ephemeral: list[Envelope] = []
+        #: recipient id (a user's, or a meeting participant's) -> its connections
         self.users: dict[uuid.UUID, set[Connection]] = {}
         #: user id -> the connections following that user's presence
         self.watchers: dict[uuid.UUID, set[Connection]] = {}
@@ -59,10 +60,10 @@ class TenantStream:
     # -- membership --------------------------------------------------------------------
 
     def add(self, conn: Connection) -> None:
-        self.users.setdefault(conn.user_id, set()).add(conn)
+        self.users.setdefault(conn.recipient_id, set()).add(conn)
 
     def remove(self, conn: Connection) -> None:
-        _discard(self.users, conn.user_id, conn)
+        _discard(self.users, conn.recipient_id, conn)
         self.watch(conn, frozenset())
 
     def watch(self, conn: Connection, user_ids: frozenset[uuid.UUID]) -> None:

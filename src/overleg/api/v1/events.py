@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import JSONResponse
 
-from overleg.api.deps import COOKIE, CurrentPrincipal, Db
+from overleg.api.deps import COOKIE, CurrentPrincipal, Db, DbMeeting, MeetingPrincipal
 from overleg.api.middleware import client_ip
 from overleg.api.problems import MEDIA_TYPE, PROBLEM_BASE
 from overleg.kernel.errors import OverlegError, ServiceUnavailable, Unauthenticated
@@ -31,9 +31,12 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
     response_model=TicketIssued,
     summary="Get a single-use ticket for the event socket",
 )
-async def ticket(p: CurrentPrincipal, db: Db) -> TicketIssued:
+async def ticket(p: MeetingPrincipal, db: DbMeeting) -> TicketIssued:
     """For clients that cannot send the session cookie with the WebSocket handshake: open
-    ``/api/v1/events?ticket=...`` within 60 seconds, once, on any server node."""
+    ``/api/v1/events?ticket=...`` within 60 seconds, once, on any server node. A meeting
+    participant (``Authorization: Bearer olp_...``) gets a ticket for its own socket: it
+    receives the events addressed to the participant, for as long as it is in the
+    meeting (and a short grace period after)."""
     return await realtime.issue_ticket(p, db)
 
 
