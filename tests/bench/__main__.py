@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -18,6 +19,7 @@ import structlog
 
 from overleg.bootstrap import configure_logging
 from tests.bench import audit, fanout, machine, send, signin
+from tests.bench import meetings as meetings_bench
 from tests.bench import search as search_bench
 from tests.bench.backend import (
     PG_URL,
@@ -106,6 +108,7 @@ def _report(
     sp: send.SendResult,
     fo: fanout.FanoutResult,
     sr: search_bench.SearchBenchResult,
+    mt: meetings_bench.MeetingsResult,
     elapsed: float,
 ) -> str:
     c1 = si.comparison
@@ -186,6 +189,7 @@ def _report(
             "baseline: one term's postings",
         ]
     )
+    rows += _meetings_rows(mt)
     header = [
         "benchmark",
         "subject",
@@ -210,7 +214,8 @@ def _report(
     lines += [f"  {'database'.ljust(width)}  {backend.detail}", ""]
     lines += [table, ""]
     lines += [
-        "subject/baseline rates: all units over all time of the alternating rounds.",
+        "subject/baseline rates: all units over all time of the alternating rounds (7: latencies",
+        "per operation, interleaved one for one; cost = subject time / baseline time).",
         "vs baseline: MEDIAN over rounds of the paired ratio. 1: requests/s divided by bare",
         "argon2 verifies/s. 2a-2d: extra wall time per record of the chain over plain inserts",
         "of the same rows (2a/2b: ORM inserts, as Overleg writes rows; 2c/2d: one Core",
@@ -229,12 +234,42 @@ def _report(
         "  5 : " + fo.summary(),
         f"  6 : {sr.queries} two-word queries over {sr.messages:,} messages "
         f"({sr.postings:,} postings, loaded in {sr.load_seconds:.0f} s)",
+        "  7 : " + meetings_bench.report(mt).replace("\n", "\n       "),
         "",
         *_where_the_time_goes(au),
         "",
         f"Total time {elapsed:.0f} s (after imports and schema migration).",
     ]
     return "\n".join(lines)
+
+
+def _meetings_rows(mt: meetings_bench.MeetingsResult) -> list[list[str]]:
+    j, b = mt.join.latency(), mt.insert.latency()
+    admit = statistics.median(mt.admit_all.seconds) * 1000
+    batch = statistics.median(mt.batch_insert.seconds) * 1000
+    ratios = mt.admit_ratios
+    full = mt.join_full.latency().p50_ms if mt.join_full.seconds else float("nan")
+    return [
+        [
+            f"7a join a {mt.people}-person lobby",
+            f"p50 {j.p50_ms:.1f} ms",
+            f"p50 {b.p50_ms:.1f} ms",
+            f"cost {mt.join_ratio:.1f}x (p50)",
+            f"p99 {j.p99_ms:.1f} vs {b.p99_ms:.1f} ms ({mt.join_ratio_p99:.1f}x)",
+            f"{mt.join.cpu_ms:.2f} vs {mt.insert.cpu_ms:.2f} ms",
+            f"baseline: one bare participant row per transaction; {mt.rounds} x {mt.people} "
+            f"joins; with {mt.people + 1} in the meeting p50 {full:.1f} ms",
+        ],
+        [
+            f"7b admit all {mt.people}",
+            f"{admit:,.0f} ms",
+            f"{batch:,.0f} ms",
+            f"cost {mt.admit_ratio:.1f}x",
+            f"{min(ratios):.1f} .. {max(ratios):.1f}",
+            f"{mt.admit_all.cpu_ms / mt.people:.2f} vs {mt.batch_insert.cpu_ms / mt.people:.2f} ms",
+            f"baseline: {mt.people} bare rows in one transaction; median of {mt.rounds}",
+        ],
+    ]
 
 
 def _where_the_time_goes(au: audit.AuditResult) -> list[str]:
@@ -294,10 +329,16 @@ async def _run(backend: Backend, data_dir: Path, args: argparse.Namespace) -> st
             messages=args.search_messages or (2_000 if quick else 20_000),
             queries=50 if quick else 300,
         )
+        mt = await meetings_bench.run(
+            rt,
+            people=100 if quick else meetings_bench.PEOPLE,
+            rounds=1 if quick else 3,
+            after=10 if quick else meetings_bench.AFTER,
+        )
     finally:
         await rt.database.dispose()
     facts.append(("load at end", machine.load()))
-    return _report(backend, facts, si, au, sp, fo, sr, time.perf_counter() - started)
+    return _report(backend, facts, si, au, sp, fo, sr, mt, time.perf_counter() - started)
 
 
 async def _run_postgres(data_dir: Path, args: argparse.Namespace) -> str:
@@ -314,7 +355,7 @@ async def _run_postgres(data_dir: Path, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     _quiet_production_logging()
-    print("Running benchmarks (about 1-2 minutes; --quick for a smoke run) ...", flush=True)
+    print("Running benchmarks (about 3 minutes; --quick for a smoke run) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="overleg-bench-") as tmp:
         directory = Path(tmp)
         if args.postgres:
