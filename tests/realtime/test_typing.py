@@ -38,6 +38,9 @@ async def test_typing_reaches_the_other_members_only(node: Node, rt: Runtime, wo
         await mia_ws.send(json.dumps({"type": "presence.subscribe", "user_ids": [str(mia)]}))
         assert (await receive(mia_ws))["type"] == "presence"
         await gus_ws.send(_typing(chat.id))  # not a member
+        # answered only after the typing message (and the audit of its refusal) is done
+        await gus_ws.send(json.dumps({"type": "presence.subscribe", "user_ids": [str(gus)]}))
+        assert (await receive(gus_ws))["type"] == "presence"
         await hank_ws.send(_typing(chat.id))  # the end marker for sam
 
         expected_from_mia = {
