@@ -424,6 +424,10 @@ class Stage:
                     JoinRequest(display_name="Knocker"),
                 )
             out[key], out[f"{key}_knocker"] = m.id, knock.me.id
+            async with self.rt.database.transaction(tenant_id=contoso) as db:
+                sam = await room.join(w.principal("sam"), db, code, JoinRequest())
+                await room.remove(w.principal("olivia"), db, m.id, sam.me.id, block_rejoin=True)
+            out[f"{key}_blocked"] = sam.me.id
         async with self.rt.database.transaction(tenant_id=contoso) as db:
             await controls.set_recording(w.principal("olivia"), db, out["recorded"], True)
             gw = await dial_in.create_gateway(
@@ -734,6 +738,7 @@ meeting = _mt("meeting")
 recorded = _mt("recorded")
 knocker = _mt("meeting", participant_id="knocker")
 hank_in_meeting = _mt("meeting", participant_id="hank")
+blocked_sam = _mt("meeting", participant_id="blocked")
 meeting_renamed = _with(meeting, "meeting_renamed", json=lambda st, w: {"subject": "Moved"})
 meeting_no_chat = _with(meeting, "meeting_no_chat", json=lambda st, w: {"allow_chat": False})
 meeting_text = _with(meeting, "meeting_chat_text", json=lambda st, w: {"text": "hello"})
@@ -948,6 +953,7 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/v1/meetings/{meeting_id}/lobby/{participant_id}/deny",  knocker,        401, 403, 200, 200, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/leave",            meeting,                    401, 204, 204, 204, 404, 404, 404, 404),
     row("DELETE", "/api/v1/meetings/{meeting_id}/participants/{participant_id}", hank_in_meeting, 401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/participants/{participant_id}/unblock", blocked_sam, 401, 403, 403, 200, 404, 404, 404, 404),
     row("PUT",    "/api/v1/meetings/{meeting_id}/participants/{participant_id}/role", hank_presenter, 401, 403, 200, 200, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/participants/{participant_id}/mute", hank_in_meeting, 401, 403, 200, 200, 404, 404, 404, 404),
     row("PUT",    "/api/v1/meetings/{meeting_id}/participants/{participant_id}/media-permissions", hank_mic_off, 401, 403, 200, 200, 404, 404, 404, 404),

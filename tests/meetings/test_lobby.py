@@ -219,6 +219,13 @@ async def test_removed_people_come_back_through_the_lobby_or_not_at_all(hall: Ha
     assert r.status_code == 200
     p = _problem(await hall.join_raw("mia", meeting), 403)
     assert "blocked" in p["detail"]
+    # only the organizer lifts the block; then she comes back through the lobby
+    unblock = f"/api/v1/meetings/{mid}/participants/{mia['me']['id']}/unblock"
+    _problem(await hall.call("sam", "POST", unblock), 403)
+    r = await hall.call("olivia", "POST", unblock)
+    assert r.status_code == 200, r.text
+    _problem(await hall.call("olivia", "POST", unblock), 404)  # not blocked any more
+    assert (await hall.join("mia", meeting))["me"]["state"] == "lobby"
     removed = [d for d, _ in await _events(hall, "meeting.you") if d.get("state") == "removed"]
     assert removed[-1]["rejoin_blocked"] is True
 

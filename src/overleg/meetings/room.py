@@ -700,6 +700,37 @@ async def remove(
     return participant_public(p)
 
 
+async def unblock(
+    principal: Principal, db: AsyncSession, meeting_id: uuid.UUID, participant_id: uuid.UUID
+) -> ParticipantPublic:
+    """Let someone whose rejoining was blocked come back (through the lobby). The
+    organizer only, in the meeting or not."""
+    from overleg.meetings.access import access_meeting
+
+    m = await access_meeting(principal, db, meeting_id, action="meeting.unblock")
+    if principal.user_id is None or principal.user_id != m.organizer_id:
+        raise refuse(
+            principal,
+            "meeting.unblock",
+            "only the organizer lifts a block",
+            target_type="meeting",
+            target_id=str(meeting_id),
+        )
+    p = await db.get(MeetingParticipant, participant_id)
+    if p is None or p.meeting_id != meeting_id or not p.rejoin_blocked:
+        raise NotFound(f"Nobody with id {participant_id} is blocked from this meeting.")
+    p.rejoin_blocked = False
+    await record(
+        principal,
+        db,
+        "meeting.unblock",
+        target_type="meeting",
+        target_id=meeting_id,
+        details={"participant_id": str(p.id), "name": p.display_name},
+    )
+    return participant_public(p)
+
+
 async def end_for_all(principal: Principal, db: AsyncSession, m: Meeting, *, reason: str) -> None:
     """End ``m`` for everyone in it or waiting (no authorization: the caller decided).
     ``reason``: "ended" or "cancelled". Sets the status, closes attendance, tells them."""

@@ -30,6 +30,7 @@ from overleg.meetings.room import (
     lobby,
     remove,
     tenant_of_link,
+    unblock,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "set_recording",
     "set_role",
     "tenant_of_link",
+    "unblock",
 ]

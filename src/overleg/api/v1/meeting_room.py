@@ -143,6 +143,18 @@ async def remove(
     return await service.remove(p, db, meeting_id, participant_id, block_rejoin=block_rejoin)
 
 
+@router.post(
+    "/{meeting_id}/participants/{participant_id}/unblock",
+    response_model=ParticipantPublic,
+    summary="Let a blocked person rejoin (through the lobby)",
+)
+async def unblock(
+    meeting_id: uuid.UUID, participant_id: uuid.UUID, p: MeetingPrincipal, db: DbMeeting
+) -> ParticipantPublic:
+    """The organizer only."""
+    return await service.unblock(p, db, meeting_id, participant_id)
+
+
 @router.put("/{meeting_id}/participants/{participant_id}/role", response_model=ParticipantPublic)
 async def set_role(
     meeting_id: uuid.UUID,
