@@ -10,10 +10,40 @@ install:
 	  || python3 -m pip install --user --quiet --break-system-packages uv
 	@$(UV) sync --locked --quiet
 
-## make run: set up (first time: keys, database, demo organisation) and serve Overleg
+# the data folder (Overleg's default, or OVERLEG_DATA_DIR) and the port of the local Janus
+DATA ?= $(or $(OVERLEG_DATA_DIR),var)
+JANUS_WS_PORT ?= 18188
+JANUS_DIR := $(abspath $(DATA))/janus
+
+## make run: set up (first time: keys, database, demo organisation) and serve Overleg; with
+## Janus installed, a private Janus (config by `overleg media config`) gives meetings media
 run: install
 	@$(UV) run --no-sync overleg init
-	@exec $(UV) run --no-sync overleg serve
+	@if [ -n "$$OVERLEG_MEDIA_JANUS" ]; then \
+	  echo "media: on, with the Janus instances in OVERLEG_MEDIA_JANUS"; \
+	  exec $(UV) run --no-sync overleg serve; \
+	elif ! command -v janus >/dev/null 2>&1; then \
+	  echo "media: off - meetings run without audio/video (to add them: apt-get install janus janus-tools)"; \
+	  exec $(UV) run --no-sync overleg serve; \
+	fi; \
+	if ! $(UV) run --no-sync overleg media config --out "$(JANUS_DIR)" --name local \
+	    --ws-port $(JANUS_WS_PORT) >/dev/null; then \
+	  echo "media: off - no Janus config (error above); meetings run without audio/video"; \
+	  exec $(UV) run --no-sync overleg serve; \
+	fi; \
+	janus -C "$(JANUS_DIR)/janus.jcfg" -F "$(JANUS_DIR)" -L "$(abspath $(DATA))/janus.log" -N -o \
+	  </dev/null >"$(abspath $(DATA))/janus.stdout.log" 2>&1 & janus_pid=$$!; \
+	trap 'kill $$janus_pid 2>/dev/null && wait $$janus_pid 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	export OVERLEG_MEDIA_JANUS='[{"name":"local","url":"ws://127.0.0.1:$(JANUS_WS_PORT)"}]'; \
+	for _ in $$(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$(JANUS_WS_PORT)) 2>/dev/null && break; sleep 0.1; done; \
+	if $(UV) run --no-sync overleg media check >/dev/null 2>&1; then \
+	  echo "media: on (Janus on 127.0.0.1:$(JANUS_WS_PORT), log $(DATA)/janus.log)"; \
+	else \
+	  kill $$janus_pid 2>/dev/null; unset OVERLEG_MEDIA_JANUS; \
+	  echo "media: off - Janus did not start (see $(DATA)/janus.log); meetings run without audio/video"; \
+	fi; \
+	$(UV) run --no-sync overleg serve
 
 ## make test: the whole suite, on SQLite and on PostgreSQL
 test: install

@@ -5,16 +5,46 @@ Tenant policies are NOT here: they are data, versioned in the database (``policy
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+#: in ``data_dir``: the Janus secrets ``overleg media config`` generated when none were set
+MEDIA_SECRETS_FILE = "media-secrets.json"
+
+
+def read_media_secrets(data_dir: Path) -> dict[str, str]:
+    """The secrets stored in ``data_dir``/``MEDIA_SECRETS_FILE`` ({} when there is no file).
+    Raises ``ValueError`` for a file that is not a JSON object of strings."""
+    path = data_dir / MEDIA_SECRETS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} cannot be read: {e}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ValueError(f"{path} must be a JSON object of strings")
+    return data
+
+
+class JanusServer(BaseModel):
+    """One Janus instance Overleg drives (its WebSocket API, on loopback or a private net)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    url: str = Field(pattern=r"^wss?://", examples=["ws://127.0.0.1:18188"])
 
 
 class Settings(BaseSettings):
@@ -40,6 +70,15 @@ class Settings(BaseSettings):
     teams_purge_interval_seconds: float = Field(default=86400.0, ge=0)
     events_max_client_message_bytes: int = Field(default=4096, ge=256)
     presence_ttl_seconds: int = Field(default=45, ge=3)  # a dead node's users go offline
+
+    # media (meetings' audio and video): the Janus instances Overleg drives over their API;
+    # a meeting is placed on the least loaded one. None configured: meetings work without
+    # audio and video, and the API says that media is unavailable.
+    media_janus: list[JanusServer] = Field(default_factory=list)
+    media_api_secret: SecretStr | None = None  # Janus' api_secret, the same on every instance
+    media_admin_key: SecretStr | None = None  # the videoroom admin_key: only Overleg makes rooms
+    media_ice_address: str | None = None  # the host address put in ICE candidates (None: primary)
+    media_recordings_dir: Path | None = None  # raw recordings (default: <data_dir>/recordings-raw)
 
     # keys: "local" keyring file protected by a master key, or a PKCS#11 HSM
     key_provider: Literal["local", "pkcs11"] = "local"
@@ -83,6 +122,15 @@ class Settings(BaseSettings):
             self.master_key_file = self.data_dir / "master.key"
         if self.keyring_file is None:
             self.keyring_file = self.data_dir / "keyring.json"
+        if self.media_recordings_dir is None:
+            self.media_recordings_dir = self.data_dir / "recordings-raw"
+        if self.media_api_secret is None or self.media_admin_key is None:
+            # the environment wins; the file only fills in what it did not set
+            stored = read_media_secrets(self.data_dir)
+            if self.media_api_secret is None and stored.get("api_secret"):
+                self.media_api_secret = SecretStr(stored["api_secret"])
+            if self.media_admin_key is None and stored.get("admin_key"):
+                self.media_admin_key = SecretStr(stored["admin_key"])
         if self.public_base_url is None:
             self.public_base_url = f"http://{self.host}:{self.port}"
         if self.cookie_secure is None:

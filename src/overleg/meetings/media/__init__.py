@@ -1,0 +1,1 @@
+"""Meetings' audio and video: the Janus instances Overleg drives (config, client, placement)."""
