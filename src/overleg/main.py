@@ -49,9 +49,11 @@ PUBLIC_ROUTES = frozenset(
 def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from overleg.meetings.media.plane import MediaPlane
         from overleg.realtime.gateway import Gateway
 
         gateway: Gateway | None = None
+        media: MediaPlane | None = None
         jobs = Scheduler()
         jobs.every(
             runtime.settings.teams_purge_interval_seconds,
@@ -67,10 +69,18 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             await runtime.broker.start()
             gateway = Gateway(runtime)
             await gateway.start()
+            # meetings' audio and video: Janus instances that are down are retried, and
+            # meetings go on without media meanwhile (the API says so)
+            media = MediaPlane.from_settings(runtime.settings)
+            await media.start()
+            runtime.media = media
             jobs.start()
             yield
         finally:
             await jobs.stop()
+            if media is not None:
+                runtime.media = None
+                await media.stop()
             if gateway is not None:
                 await gateway.stop()
             await runtime.broker.stop()

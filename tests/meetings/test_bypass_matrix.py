@@ -76,6 +76,8 @@ async def test_people_of_other_organisations_get_their_type(hall: Hall) -> None:
     assert eve["me"]["type"] == "external"
     anon = await hall.join(None, meeting, name="  Ann   Onymous ")
     assert anon["me"]["type"] == "anonymous" and anon["me"]["display_name"] == "Ann Onymous"
+    # no media server here: the meeting goes on without audio and video, and says so
+    assert anon["meeting"]["media_available"] is False
     mia = await hall.join("mia", meeting)
     assert mia["me"]["type"] == "internal" and mia["token"] is None
     gus = await hall.join("gus", meeting)

@@ -32,6 +32,9 @@ class Runtime:
     #: this process's WebSocket gateway (``overleg.realtime.gateway.Gateway``) while the
     #: app is serving; None in the CLI, jobs and apps whose lifespan did not run
     gateway: Any = None
+    #: the media plane (``overleg.meetings.media.plane.MediaPlane``) while the app is
+    #: serving; None in the CLI, jobs and apps whose lifespan did not run
+    media: Any = None
 
 
 def runtime_of(db: AsyncSession) -> Runtime:

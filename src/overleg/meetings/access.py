@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from overleg.kernel.runtime import runtime_of
 from overleg.meetings import rules
 from overleg.meetings.credentials import participant_id_of
 from overleg.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
@@ -39,6 +40,8 @@ class Room:
     options: MeetingOptions
     #: the caller's participant row (None: not (yet) a participant)
     me: MeetingParticipant | None
+    #: a Janus instance is up for audio and video (else: lobby, roles and chat only)
+    media_available: bool = False
 
     @property
     def started(self) -> bool:
@@ -68,7 +71,8 @@ class Room:
 
 async def load_room(db: AsyncSession, meeting: Meeting, me: MeetingParticipant | None) -> Room:
     policy = await policy_for(db, meeting.organizer_id)
-    return Room(meeting, policy, options_of(meeting), me)
+    media = runtime_of(db).media
+    return Room(meeting, policy, options_of(meeting), me, bool(media and media.available))
 
 
 async def my_participant(

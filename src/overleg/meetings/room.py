@@ -72,6 +72,7 @@ def summary(room: Room) -> MeetingSummary:
         locked=room.options.lock,
         allow_chat=room.allow_chat,
         recording=m.recording_started_at is not None,
+        media_available=room.media_available,
     )
 
 

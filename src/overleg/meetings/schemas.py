@@ -189,6 +189,10 @@ class MeetingSummary(BaseModel):
     locked: bool
     allow_chat: bool
     recording: bool
+    media_available: bool = Field(
+        description="audio and video can be used now; false: no media server is configured "
+        "or reachable, and the meeting has its lobby, roles and chat only"
+    )
 
 
 class JoinResult(BaseModel):
