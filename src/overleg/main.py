@@ -21,6 +21,7 @@ from overleg.api.v1 import (
     dial_in,
     events,
     me,
+    meeting_media,
     meeting_room,
     meetings,
     messages,
@@ -49,6 +50,7 @@ PUBLIC_ROUTES = frozenset(
 def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from overleg.meetings.media import signalling
         from overleg.meetings.media.plane import MediaPlane
         from overleg.realtime.gateway import Gateway
 
@@ -72,6 +74,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             # meetings' audio and video: Janus instances that are down are retried, and
             # meetings go on without media meanwhile (the API says so)
             media = MediaPlane.from_settings(runtime.settings)
+            signalling.watch(runtime, media)
             await media.start()
             runtime.media = media
             jobs.start()
@@ -113,6 +116,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         meetings.router,
         meetings.channel_router,
         meeting_room.router,
+        meeting_media.router,
         dial_in.router,
         admin_dial_in.router,
     ):

@@ -760,6 +760,23 @@ def _soon(st: Stage, who: str) -> dict[str, Any]:
 new_meeting = _with(nothing, "new_meeting", json=_soon)
 meet_now = _with(nothing, "meet_now", json=lambda st, w: {"subject": st.unique("Now ")})
 ops_meeting = _with(ops, "ops_channel_meeting", json=_soon)
+#: an SDP offer in form (no media server in the stage: the answer is 503 after the checks)
+_OFFER = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+media_offer = _with(
+    meeting, "meeting_audio_offer", json=lambda st, w: {"sdp": _OFFER, "video": False}
+)
+media_camera = _with(meeting, "meeting_camera", kind=lambda st, w: "camera")
+media_feeds = _with(
+    meeting,
+    "meeting_feed_of_mia",
+    json=lambda st, w: {"feeds": [{"participant_id": str(st.mt[w]["meeting_mia"])}]},
+)
+media_answer = _with(
+    meeting,
+    "meeting_subscription_answer",
+    subscription_id=lambda st, w: "s1",
+    json=lambda st, w: {"sdp": _OFFER},
+)
 new_gateway = _with(nothing, "new_gateway", json=lambda st, w: {"name": st.unique("Bridge ")})
 
 
@@ -966,6 +983,13 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/v1/meetings/{meeting_id}/recording/stop",   recorded,                   401, 403, 204, 204, 404, 404, 404, 404),
     row("GET",    "/api/v1/meetings/{meeting_id}/messages",         meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/messages",         meeting_text,               401, 201, 201, 201, 404, 404, 404, 404),
+    # audio and video: the checks come first, then 503 (the stage runs no media server)
+    row("POST",   "/api/v1/meetings/{meeting_id}/media/publish",    media_offer,                401, 503, 503, 503, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/meetings/{meeting_id}/media/publish/{kind}", media_camera,           401, 503, 503, 503, 404, 404, 404, 404),
+    row("GET",    "/api/v1/meetings/{meeting_id}/media/feeds",      meeting,                    401, 503, 503, 503, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/media/subscriptions", media_feeds,             401, 503, 503, 503, 404, 404, 404, 404),
+    row("POST",   "/api/v1/meetings/{meeting_id}/media/subscriptions/{subscription_id}/answer", media_answer, 401, 503, 503, 503, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/meetings/{meeting_id}/media",            meeting,                    401, 204, 204, 204, 404, 404, 404, 404),
     row("GET",    "/api/v1/meetings/{meeting_id}/attendance",       meeting,                    401, 403, 403, 200, 404, 404, 404, 404),
     # dial-in gateways: global admins, with a fresh second factor
     row("GET",    "/api/admin/dial-in/gateways",                    nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
@@ -975,7 +999,13 @@ MATRIX: tuple[Row, ...] = (
 # fmt: on
 
 #: the problem type each error status of the matrix must carry
-PROBLEM_TYPES = {401: "unauthenticated", 403: "forbidden", 404: "not-found", 409: "conflict"}
+PROBLEM_TYPES = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    409: "conflict",
+    503: "media-unavailable",
+}
 
 
 def matrix_routes() -> set[tuple[str, str]]:

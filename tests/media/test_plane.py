@@ -9,108 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import secrets
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from aiortc import (
-    RTCConfiguration,
     RTCPeerConnection,
     RTCSessionDescription,
 )
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
-from av import VideoFrame
+from aiortc.mediastreams import AudioStreamTrack
 
 from overleg.kernel.errors import ServiceUnavailable
 from overleg.meetings.media.janus import Handle, JanusError
 from overleg.meetings.media.plane import Load, MediaInstance, MediaPlane, MediaUnavailable
 from overleg.settings import JanusServer, Settings
 from tests.fixtures.janus import JanusInstance
+from tests.fixtures.peers import BOUND, Counter, SmallVideo, new_pc, until
 
-#: a bound on waiting for something that happens at once (not a measured duration)
-BOUND = 20.0
 #: after a kick: time for frames already in flight to drain, then the quiet window
 SETTLE_SECONDS = 1.0
 QUIET_WINDOW_SECONDS = 2.0
-
-
-# -- aiortc peers ------------------------------------------------------------------------
-
-
-class SmallVideo(MediaStreamTrack):
-    """A 160x120 test picture at 10 fps whose brightness changes every frame."""
-
-    kind = "video"
-
-    def __init__(self, fps: int = 10) -> None:
-        super().__init__()
-        self.fps = fps
-        self.sent = 0
-        self._start: float | None = None
-
-    async def recv(self) -> VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            await asyncio.sleep(max(0.0, self._start + self.sent / self.fps - time.monotonic()))
-        frame = VideoFrame(width=160, height=120, format="yuv420p")
-        for i, plane in enumerate(frame.planes):
-            value = (self.sent * 7) % 256 if i == 0 else 128
-            plane.update(bytes([value]) * plane.buffer_size)
-        frame.pts = self.sent * (90_000 // self.fps)
-        frame.time_base = fractions.Fraction(1, 90_000)
-        self.sent += 1
-        return frame
-
-
-def new_pc() -> RTCPeerConnection:
-    # aiortc's default configuration asks a public STUN server: never here
-    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
-
-
-@dataclass
-class Counter:
-    """Counts the decoded frames of every track a subscriber connection receives."""
-
-    frames: dict[str, int] = field(default_factory=lambda: {"audio": 0, "video": 0})
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def watch(self, pc: RTCPeerConnection) -> None:
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self.tasks.append(asyncio.create_task(self._count(track)))
-
-    async def _count(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-                self.frames[track.kind] += 1
-
-    def snapshot(self) -> dict[str, int]:
-        return dict(self.frames)
-
-    async def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-async def until(condition: Callable[[], bool], what: str, bound: float = BOUND) -> None:
-    """Wait (polling) until ``condition()`` holds; fail naming ``what`` past ``bound``."""
-    deadline = time.monotonic() + bound
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {bound} s: {what}")
-        await asyncio.sleep(0.05)
 
 
 async def next_event(handle: Handle, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

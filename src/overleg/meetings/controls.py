@@ -17,6 +17,7 @@ from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict, NotFound
 from overleg.meetings.access import Room, access_room
 from overleg.meetings.events import announce, recipient
+from overleg.meetings.media import signalling as media_hooks
 from overleg.meetings.models import MeetingParticipant
 from overleg.meetings.room import audiences, participant_public, people, summary
 from overleg.meetings.rules import Capability, MeetingRole
@@ -136,6 +137,7 @@ async def set_role(
         p.sharing = False  # a demoted presenter's screen share stops at once
     else:
         p.mic_disabled = p.camera_disabled = False  # presenters' media is never disabled
+    await media_hooks.role_changed(db, room, p)
     await _changed(principal, db, room, p, "meeting.role", "role", before=before, after=p.role)
     await announce(db, principal, "you", meeting_id, [recipient(p)], state="role", role=p.role)
     return participant_public(p)
@@ -179,6 +181,7 @@ async def set_media_permissions(
     if data.camera is not None:
         p.camera_disabled = not data.camera
         p.camera_on = p.camera_on and not p.camera_disabled
+    await media_hooks.permissions_changed(db, room, p)
     await _changed(
         principal,
         db,

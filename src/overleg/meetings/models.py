@@ -11,7 +11,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from overleg.kernel.db.base import Base, CreatedMixin, IdMixin, TenantScoped
@@ -171,3 +180,18 @@ class ParticipantSocketTicket(IdMixin, TenantScoped, Base):
     )
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
+
+
+class MeetingMedia(TenantScoped, Base):
+    """Where a meeting's audio and video live: its room on one Janus instance. The room
+    secret is sealed with the tenant's data key (aad: tenant, meeting)."""
+
+    __tablename__ = "meeting_media"
+
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    server: Mapped[str] = mapped_column(String(50))  # JanusServer.name
+    room: Mapped[int] = mapped_column(BigInteger)
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -24,6 +24,7 @@ from overleg.meetings import rules
 from overleg.meetings.access import LIVE, Room, access_room, is_invited, load_room, options_of
 from overleg.meetings.credentials import new_credential, participant_id_of
 from overleg.meetings.events import announce, recipient
+from overleg.meetings.media import signalling as media_hooks
 from overleg.meetings.models import Meeting, MeetingAttendance, MeetingInvitee, MeetingParticipant
 from overleg.meetings.policy import trusted_domains
 from overleg.meetings.rules import Capability, Entry, Joiner, MeetingRole, ParticipantType
@@ -598,6 +599,7 @@ async def leave(principal: Principal, db: AsyncSession, meeting_id: uuid.UUID) -
     me.state, me.left_at, me.hand_raised_at, me.sharing = "left", now(), None, False
     me.admit_on_start = False
     await _close_stays(db, [me.id])
+    await media_hooks.left(db, room.meeting, [me])
     await record(
         principal,
         db,
@@ -665,6 +667,7 @@ async def remove(
     p.rejoin_blocked = block_rejoin
     p.hand_raised_at, p.sharing, p.admit_on_start = None, False, False
     await _close_stays(db, [p.id])
+    await media_hooks.left(db, room.meeting, [p])  # what they send and receive stops now
     await record(
         principal,
         db,
@@ -744,6 +747,7 @@ async def end_for_all(principal: Principal, db: AsyncSession, m: Meeting, *, rea
         p.state, p.left_at, p.hand_raised_at, p.sharing = "left", t, None, False
         p.admit_on_start = False
     await _close_stays(db, [p.id for p in present])
+    await media_hooks.ended(db, m)
     await announce(db, principal, "updated", m.id, [recipient(p) for p in present], change=m.status)
 
 
@@ -784,6 +788,14 @@ async def after_options_change(
     await db.flush()
     if m.status != LIVE:
         return
+    if (before.allow_mic_for_attendees, before.allow_camera_for_attendees) != (
+        after.allow_mic_for_attendees,
+        after.allow_camera_for_attendees,
+    ):
+        room = await load_room(db, m, None)
+        for p in present:
+            if p.role == MeetingRole.ATTENDEE and p.state == "in":
+                await media_hooks.permissions_changed(db, room, p)
     recipients = [recipient(p) for p in present]
     await announce(db, principal, "updated", m.id, recipients, change="options")
     if changed:

@@ -299,3 +299,67 @@ class DialInGatewayPublic(BaseModel):
 class DialInGatewayCreated(BaseModel):
     gateway: DialInGatewayPublic
     token: str = Field(description="shown once; the gateway sends it as a bearer token")
+
+
+# --- media signalling ---------------------------------------------------------------------
+
+FeedKind = Literal["camera", "screen"]
+MAX_SDP = 100_000
+
+
+def _sdp(v: str) -> str:
+    if not v.startswith("v=0") or "\nm=" not in v:
+        raise ValueError("not an SDP (it must start with v=0 and have media sections)")
+    return v
+
+
+class PublishRequest(InputModel):
+    """An SDP offer for one feed: ``camera`` (microphone and camera) or ``screen``."""
+
+    kind: FeedKind = "camera"
+    sdp: str = Field(min_length=10, max_length=MAX_SDP)
+    audio: bool = True
+    video: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> PublishRequest:
+        _sdp(self.sdp)
+        if self.kind == "screen" and self.audio:
+            raise ValueError("a screen share carries video only (audio: false)")
+        if not (self.audio or self.video):
+            raise ValueError("publish audio, video or both")
+        return self
+
+
+class SdpAnswer(BaseModel):
+    type: Literal["answer"] = "answer"
+    sdp: str
+
+
+class FeedPublic(BaseModel):
+    participant_id: uuid.UUID
+    kind: FeedKind
+
+
+class FeedRef(InputModel):
+    participant_id: uuid.UUID
+    kind: FeedKind = "camera"
+
+
+class SubscribeRequest(InputModel):
+    feeds: list[FeedRef] = Field(min_length=1, max_length=50)
+
+
+class SubscriptionOffer(BaseModel):
+    subscription_id: str
+    type: Literal["offer"] = "offer"
+    sdp: str
+
+
+class SdpIn(InputModel):
+    sdp: str = Field(min_length=10, max_length=MAX_SDP)
+
+    @model_validator(mode="after")
+    def _check(self) -> SdpIn:
+        _sdp(self.sdp)
+        return self

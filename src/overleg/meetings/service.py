@@ -20,6 +20,12 @@ from overleg.meetings.controls import (
     set_role,
 )
 from overleg.meetings.controls import view as room_view
+from overleg.meetings.media.signalling import answer as media_answer
+from overleg.meetings.media.signalling import feeds as media_feeds
+from overleg.meetings.media.signalling import leave_media as media_leave
+from overleg.meetings.media.signalling import publish as media_publish
+from overleg.meetings.media.signalling import subscribe as media_subscribe
+from overleg.meetings.media.signalling import unpublish as media_unpublish
 from overleg.meetings.room import (
     admit,
     admit_all,
@@ -45,6 +51,12 @@ __all__ = [
     "leave",
     "lobby",
     "lower_hand",
+    "media_answer",
+    "media_feeds",
+    "media_leave",
+    "media_publish",
+    "media_subscribe",
+    "media_unpublish",
     "mute",
     "participants",
     "remove",

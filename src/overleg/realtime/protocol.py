@@ -68,6 +68,7 @@ EVENT_TYPES = frozenset(
         "meeting.you",
         "meeting.updated",
         "meeting.message",
+        "meeting.media",
     }
 )
 CONTAINER_TYPES = frozenset({"channel", "chat"})
