@@ -1,4 +1,5 @@
-"""``python -m tests.bench [--postgres] [--quick]``: run the benchmarks, print a table.
+"""``python -m tests.bench [--postgres] [--quick] [--no-media]``: run the benchmarks, print a
+table.
 
 See docs/BENCHMARKS.md for what each one measures and the recorded results.
 """
@@ -19,6 +20,7 @@ import structlog
 
 from overleg.bootstrap import configure_logging
 from tests.bench import audit, fanout, machine, send, signin
+from tests.bench import media as media_bench
 from tests.bench import meetings as meetings_bench
 from tests.bench import search as search_bench
 from tests.bench.backend import (
@@ -42,6 +44,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help=f"run on PostgreSQL ({PG_URL}, own schema bench_<pid>) instead of SQLite",
     )
     p.add_argument("--quick", action="store_true", help="fewer rounds and shorter (smoke run)")
+    p.add_argument(
+        "--no-media",
+        action="store_true",
+        help="skip benchmark 8 (a private Janus, aiortc peers, always SQLite; about 2 minutes)",
+    )
     p.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds (default 4 sign-in, 6 audit)"
     )
@@ -109,6 +116,7 @@ def _report(
     fo: fanout.FanoutResult,
     sr: search_bench.SearchBenchResult,
     mt: meetings_bench.MeetingsResult,
+    md: media_bench.MediaResult | str,
     elapsed: float,
 ) -> str:
     c1 = si.comparison
@@ -190,6 +198,7 @@ def _report(
         ]
     )
     rows += _meetings_rows(mt)
+    rows += _media_rows(md)
     header = [
         "benchmark",
         "subject",
@@ -235,6 +244,12 @@ def _report(
         f"  6 : {sr.queries} two-word queries over {sr.messages:,} messages "
         f"({sr.postings:,} postings, loaded in {sr.load_seconds:.0f} s)",
         "  7 : " + meetings_bench.report(mt).replace("\n", "\n       "),
+        "  8 : "
+        + (
+            media_bench.report(md).replace("\n", "\n       ")
+            if isinstance(md, media_bench.MediaResult)
+            else f"skipped: {md}"
+        ),
         "",
         *_where_the_time_goes(au),
         "",
@@ -270,6 +285,39 @@ def _meetings_rows(mt: meetings_bench.MeetingsResult) -> list[list[str]]:
             f"baseline: {mt.people} bare rows in one transaction; median of {mt.rounds}",
         ],
     ]
+
+
+def _media_rows(md: media_bench.MediaResult | str) -> list[list[str]]:
+    if isinstance(md, str):
+        return [["8  media (Janus)", "-", "-", "-", "-", "-", f"skipped: {md}"]]
+    rows = []
+    for letter, s in zip("abcdefgh", md.steady, strict=False):
+        rows.append(
+            [
+                f"8{letter} media, {s.publishers} pub + {s.watchers} watching",
+                f"Overleg {s.overleg_per_stream:.3f} ms/s",
+                f"Janus {s.janus_per_stream:.2f} ms/s",
+                f"ratio {s.ratio:.3f}",
+                "-",
+                f"per forwarded stream ({s.streams})",
+                f"CPU per second per stream, Overleg vs Janus; received "
+                f"{s.video_fps:.1f} video frames/s per stream (sent 10)",
+            ]
+        )
+    o, d = md.overleg.latency(), md.direct.latency()
+    rows.append(
+        [
+            f"8{'abcdefgh'[len(md.steady)]} join to first frame",
+            f"p50 {o.p50_ms:.0f} ms",
+            f"p50 {d.p50_ms:.0f} ms",
+            f"cost {md.join_ratio:.2f}x (p50)",
+            f"p95 {o.p95_ms:.0f} vs {d.p95_ms:.0f} ms ({md.join_ratio_p95:.2f}x)",
+            f"Overleg {md.overleg_cpu_per_join_ms:.0f} ms per join",
+            f"baseline: the same straight at Janus, {len(md.overleg.total)} joiners each; "
+            f"signalling alone (to the answer at Janus) {md.signalling_ratio:.1f}x (p50)",
+        ]
+    )
+    return rows
 
 
 def _where_the_time_goes(au: audit.AuditResult) -> list[str]:
@@ -337,8 +385,20 @@ async def _run(backend: Backend, data_dir: Path, args: argparse.Namespace) -> st
         )
     finally:
         await rt.database.dispose()
+    md = await _media(data_dir.parent / "media", args)
     facts.append(("load at end", machine.load()))
-    return _report(backend, facts, si, au, sp, fo, sr, mt, time.perf_counter() - started)
+    return _report(backend, facts, si, au, sp, fo, sr, mt, md, time.perf_counter() - started)
+
+
+async def _media(directory: Path, args: argparse.Namespace) -> media_bench.MediaResult | str:
+    """Benchmark 8, or why it did not run (always on SQLite of its own: the database is
+    not what it measures)."""
+    if args.no_media:
+        return "--no-media"
+    try:
+        return await media_bench.run(directory, **(media_bench.QUICK if args.quick else {}))
+    except media_bench.Unavailable as exc:
+        return str(exc)
 
 
 async def _run_postgres(data_dir: Path, args: argparse.Namespace) -> str:
@@ -355,7 +415,7 @@ async def _run_postgres(data_dir: Path, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     _quiet_production_logging()
-    print("Running benchmarks (about 3 minutes; --quick for a smoke run) ...", flush=True)
+    print("Running benchmarks (about 5 minutes; --quick for a smoke run) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="overleg-bench-") as tmp:
         directory = Path(tmp)
         if args.postgres:
