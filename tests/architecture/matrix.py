@@ -377,7 +377,7 @@ class Stage:
         recorded): sam co-organizes (not there), mia is the named presenter, gus (guest)
         and hank are attendees, an anonymous "Knocker" waits in the lobby. And a dial-in
         gateway of contoso."""
-        from overleg.meetings import controls, dial_in, room, scheduling
+        from overleg.meetings import dial_in, recording, room, scheduling
         from overleg.meetings.schemas import (
             DialInGatewayCreate,
             InviteeIn,
@@ -429,7 +429,7 @@ class Stage:
                 await room.remove(w.principal("olivia"), db, m.id, sam.me.id, block_rejoin=True)
             out[f"{key}_blocked"] = sam.me.id
         async with self.rt.database.transaction(tenant_id=contoso) as db:
-            await controls.set_recording(w.principal("olivia"), db, out["recorded"], True)
+            await recording.set_recording(w.principal("olivia"), db, out["recorded"], True)
             gw = await dial_in.create_gateway(
                 w.operator_in("contoso"), db, DialInGatewayCreate(name=self.unique("Bridge "))
             )
@@ -744,6 +744,10 @@ meeting_no_chat = _with(meeting, "meeting_no_chat", json=lambda st, w: {"allow_c
 meeting_text = _with(meeting, "meeting_chat_text", json=lambda st, w: {"text": "hello"})
 meeting_muted = _with(meeting, "meeting_me_muted", json=lambda st, w: {"muted": True})
 hank_presenter = _with(hank_in_meeting, "hank_presenter", json=lambda st, w: {"role": "presenter"})
+meeting_consent = _with(meeting, "meeting_consent", json=lambda st, w: {"agree": True})
+hank_not_recorded = _with(
+    hank_in_meeting, "hank_not_recorded", json=lambda st, w: {"excluded": True}
+)
 hank_mic_off = _with(hank_in_meeting, "hank_mic_off", json=lambda st, w: {"mic": False})
 
 
@@ -981,6 +985,9 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/v1/meetings/{meeting_id}/end",              meeting,                    401, 403, 403, 204, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/recording/start",  meeting,                    401, 403, 204, 204, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/recording/stop",   recorded,                   401, 403, 204, 204, 404, 404, 404, 404),
+    # consent is asked only while a recording with explicit consent runs (not here: 409)
+    row("POST",   "/api/v1/meetings/{meeting_id}/recording/consent", meeting_consent,          401, 409, 409, 409, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/meetings/{meeting_id}/participants/{participant_id}/recording-exclusion", hank_not_recorded, 401, 403, 403, 200, 404, 404, 404, 404),
     row("GET",    "/api/v1/meetings/{meeting_id}/messages",         meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
     row("POST",   "/api/v1/meetings/{meeting_id}/messages",         meeting_text,               401, 201, 201, 201, 404, 404, 404, 404),
     # audio and video: the checks come first, then 503 (the stage runs no media server)

@@ -35,12 +35,12 @@ TABLE: dict[str, tuple[bool, ...]] = {
     "co-organizer": (Y, Y, Y, Y, Y, Y, Y, Y, Y, Y),  # options: the meeting has started
     "presenter": (Y, Y, Y, Y, Y, Y, Y, Y, N, N),
     "attendee": (N, N, N, N, N, N, N, N, N, N),
-    "anonymous presenter": (Y, N, Y, N, N, Y, Y, Y, N, N),
+    "anonymous presenter": (Y, N, Y, N, N, Y, Y, N, N, N),  # never records
 }
 # with the tenant's limit_presenter_permissions on
 LIMITED: dict[str, tuple[bool, ...]] = {
     "presenter": (Y, Y, N, N, N, Y, N, Y, N, N),
-    "anonymous presenter": (Y, N, N, N, N, Y, N, Y, N, N),
+    "anonymous presenter": (Y, N, N, N, N, Y, N, N, N, N),
 }
 ACTOR = {"organizer": "olivia", "co-organizer": "sam", "presenter": "mia", "attendee": "hank"}
 

@@ -55,6 +55,7 @@ async def test_the_organizer_sets_options_before_the_meeting(planner: Planner) -
         "allow_camera_for_attendees": False,
         "allow_chat": True,
         "lock": True,
+        "who_can_record": "organizers_and_presenters",
     }
     assert r.json() == expected
     # everyone who sees the meeting reads them; sam now co-organizes

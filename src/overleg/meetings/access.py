@@ -20,7 +20,8 @@ from overleg.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
 from overleg.meetings.policy import policy_for
 from overleg.meetings.rules import Capability, MeetingRole, Powers
 from overleg.meetings.schemas import MeetingOptions
-from overleg.policy.schemas import MeetingPolicySettings
+from overleg.policy.schemas import MeetingPolicySettings, PrivacyPolicy
+from overleg.policy.service import effective
 from overleg.security.authz.enforce import not_found_denied, refuse
 from overleg.security.principal import Principal, PrincipalKind
 
@@ -42,6 +43,27 @@ class Room:
     me: MeetingParticipant | None
     #: a Janus instance is up for audio and video (else: lobby, roles and chat only)
     media_available: bool = False
+    #: the organisation's privacy statement (read while a recording runs)
+    privacy_statement_url: str | None = None
+
+    @property
+    def consent_required(self) -> bool:
+        """A recording runs that needs everyone's explicit consent."""
+        return (
+            self.meeting.recording_started_at is not None and self.policy.explicit_recording_consent
+        )
+
+    def held_back(self, p: MeetingParticipant) -> str | None:
+        """Why ``p`` may not unmute, show video or share now (None: they may): while a
+        recording asks for consent, until they agree; after declining, until it stops.
+        People the organizer excluded from recording are never held back."""
+        if not self.consent_required or p.record_excluded:
+            return None
+        if p.consent == "declined":
+            return "you declined to be recorded: you watch and listen until the recording stops"
+        if p.consent != "agreed":
+            return "the meeting is being recorded: agree to be recorded first"
+        return None
 
     @property
     def started(self) -> bool:
@@ -56,14 +78,16 @@ class Room:
             who_can_admit=self.policy.who_can_admit,
             limit_presenter_permissions=self.policy.limit_presenter_permissions,
             started=self.started,
+            who_can_record=self.options.who_can_record,
         )
 
     def can(self, p: MeetingParticipant | None, cap: Capability) -> bool:
         """Whether participant ``p`` (in the meeting) has ``cap``."""
         if p is None or p.state != "in":
             return False
-        unverified = rules.ParticipantType(p.type) in rules.UNVERIFIED
-        return rules.can(MeetingRole(p.role), cap, self.powers(), unverified=unverified)
+        kind = rules.ParticipantType(p.type)
+        unverified = kind in rules.UNVERIFIED
+        return rules.can(MeetingRole(p.role), cap, self.powers(), unverified=unverified, kind=kind)
 
     def capabilities(self, p: MeetingParticipant | None) -> list[str]:
         return [c.value for c in Capability if self.can(p, c)]
@@ -72,7 +96,13 @@ class Room:
 async def load_room(db: AsyncSession, meeting: Meeting, me: MeetingParticipant | None) -> Room:
     policy = await policy_for(db, meeting.organizer_id)
     media = runtime_of(db).media
-    return Room(meeting, policy, options_of(meeting), me, bool(media and media.available))
+    statement = None
+    if meeting.recording_started_at is not None:
+        url = (await effective(db, PrivacyPolicy, "privacy")).statement_url
+        statement = str(url) if url else None
+    return Room(
+        meeting, policy, options_of(meeting), me, bool(media and media.available), statement
+    )
 
 
 async def my_participant(

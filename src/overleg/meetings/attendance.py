@@ -9,9 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.kernel.clock import now
 from overleg.meetings.access import access_meeting, options_of
-from overleg.meetings.models import MeetingAttendance, MeetingParticipant
+from overleg.meetings.models import MeetingAttendance, MeetingConsent, MeetingParticipant
 from overleg.meetings.rules import MeetingRole, ParticipantType
-from overleg.meetings.schemas import AttendanceInterval, AttendanceReport, AttendanceRow
+from overleg.meetings.schemas import (
+    AttendanceInterval,
+    AttendanceReport,
+    AttendanceRow,
+    ConsentPublic,
+)
 from overleg.security.authz.enforce import refuse
 from overleg.security.principal import Principal
 
@@ -35,6 +40,15 @@ async def report(principal: Principal, db: AsyncSession, meeting_id: uuid.UUID) 
             .order_by(MeetingAttendance.joined_at)
         )
     )
+    consents: dict[uuid.UUID, list[ConsentPublic]] = {}
+    for c in await db.scalars(
+        select(MeetingConsent)
+        .where(MeetingConsent.meeting_id == meeting_id)
+        .order_by(MeetingConsent.at)
+    ):
+        consents.setdefault(c.participant_id, []).append(
+            ConsentPublic(decision=c.decision, at=c.at)
+        )
     by_participant: dict[uuid.UUID, list[MeetingAttendance]] = {}
     for s in stays:
         by_participant.setdefault(s.participant_id, []).append(s)
@@ -68,6 +82,7 @@ async def report(principal: Principal, db: AsyncSession, meeting_id: uuid.UUID) 
                         )
                         for s in mine
                     ],
+                    recording_consents=consents.get(p.id, []),
                 )
             )
     return AttendanceReport(

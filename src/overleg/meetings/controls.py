@@ -1,6 +1,7 @@
 """The controls inside a meeting: roles, muting, attendee mic and camera, hands, one's
-own media, recording, and the room view. Every call is checked against the capability
-table (``rules.can``) for the caller's role, audited, and announced.
+own media, and the room view (recording is in ``recording``). Every call is checked
+against the capability table (``rules.can``) for the caller's role, audited, and
+announced.
 
 The media itself (Janus) follows these states in the media issue: what is stored here is
 what the media plane must enforce.
@@ -265,6 +266,11 @@ async def set_my_media(
             target_type="meeting",
             target_id=str(meeting_id),
         )
+    waiting = room.held_back(me)
+    if waiting and (data.muted is False or data.camera_on or data.sharing):
+        raise refuse(
+            principal, "meeting.media", waiting, target_type="meeting", target_id=str(meeting_id)
+        )
     if data.sharing and not room.can(me, Capability.SHARE_CONTENT):
         raise refuse(
             principal,
@@ -291,45 +297,3 @@ async def set_my_media(
         sharing=me.sharing,
     )
     return participant_public(me)
-
-
-async def set_recording(
-    principal: Principal, db: AsyncSession, meeting_id: uuid.UUID, on: bool
-) -> None:
-    """Start or stop recording (the control-plane state; the media issue records)."""
-    room = await access_room(
-        principal, db, meeting_id, action="meeting.recording", need=Capability.RECORD
-    )
-    m, me = room.meeting, room.me
-    assert me is not None
-    if on and not room.policy.allow_recording:
-        raise refuse(
-            principal,
-            "meeting.recording",
-            "the organizer's meeting policy does not allow recording",
-            target_type="meeting",
-            target_id=str(meeting_id),
-        )
-    if on == (m.recording_started_at is not None):
-        raise Conflict(
-            "The meeting is being recorded already." if on else "Nothing is being recorded."
-        )
-    m.recording_started_at = now() if on else None
-    m.recording_by = me.id if on else None
-    await record(
-        principal,
-        db,
-        "meeting.recording_start" if on else "meeting.recording_stop",
-        target_type="meeting",
-        target_id=meeting_id,
-    )
-    present = await people(db, meeting_id, "in", "lobby")
-    await announce(
-        db,
-        principal,
-        "updated",
-        meeting_id,
-        [recipient(p) for p in present],
-        change="recording",
-        recording=on,
-    )

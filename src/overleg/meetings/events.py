@@ -9,6 +9,8 @@
 - ``meeting.updated``: the meeting itself changed (options, lock, recording, started,
   ended, cancelled, rescheduled); to participants and, for scheduling, invitees.
 - ``meeting.message``: a meeting chat message (its id; the text is fetched).
+- ``meeting.recording``: recording started or stopped: the notice, with the privacy
+  statement and whether consent is required; to everyone in the meeting or its lobby.
 - ``meeting.media``: someone started or stopped publishing a feed (``camera`` or
   ``screen``): subscribe to it, or drop it; to everyone in the meeting.
 

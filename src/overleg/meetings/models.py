@@ -124,6 +124,11 @@ class MeetingParticipant(IdMixin, TenantScoped, Base):
     #: a presenter turned this attendee's mic / camera off (Teams' "disable mic")
     mic_disabled: Mapped[bool] = mapped_column(default=False)
     camera_disabled: Mapped[bool] = mapped_column(default=False)
+    #: agreed | declined: the decision on the current recording (None: not asked, or
+    #: no recording with explicit consent is running)
+    consent: Mapped[str | None] = mapped_column(String(8))
+    #: chosen by the organizer: never recorded, whatever they consent to
+    record_excluded: Mapped[bool] = mapped_column(default=False)
 
 
 class MeetingAttendance(IdMixin, TenantScoped, Base):
@@ -195,3 +200,20 @@ class MeetingMedia(TenantScoped, Base):
     room: Mapped[int] = mapped_column(BigInteger)
     secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class MeetingConsent(IdMixin, TenantScoped, Base):
+    """Every recording-consent decision, kept for the attendance report and audits."""
+
+    __tablename__ = "meeting_consents"
+
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meeting_participants.id", ondelete="CASCADE"), index=True
+    )
+    decision: Mapped[str] = mapped_column(String(8))  # agreed | declined
+    at: Mapped[datetime]
+    #: which recording the decision was about
+    recording_started_at: Mapped[datetime]

@@ -60,6 +60,8 @@ def participant_public(p: MeetingParticipant) -> ParticipantPublic:
         sharing=p.sharing,
         mic_disabled=p.mic_disabled,
         camera_disabled=p.camera_disabled,
+        consent=p.consent,
+        recording_excluded=p.record_excluded,
     )
 
 
@@ -73,6 +75,8 @@ def summary(room: Room) -> MeetingSummary:
         locked=room.options.lock,
         allow_chat=room.allow_chat,
         recording=m.recording_started_at is not None,
+        consent_required=room.consent_required,
+        privacy_statement_url=room.privacy_statement_url,
         media_available=room.media_available,
     )
 

@@ -57,6 +57,16 @@ class WhoCanAdmit(StrEnum):
     ORGANIZERS_AND_COORGANIZERS = "organizers_and_coorganizers"
 
 
+class WhoCanRecord(StrEnum):
+    ORGANIZERS_AND_COORGANIZERS = "organizers_and_coorganizers"
+    ORGANIZERS_AND_PRESENTERS = "organizers_and_presenters"
+
+
+#: who may ever start or stop a recording: accounts of the organisation (never anonymous
+#: people, callers, guests or people of other organisations, whatever their role)
+RECORDERS = frozenset({ParticipantType.INTERNAL})
+
+
 class MeetingRole(StrEnum):
     ORGANIZER = "organizer"
     COORGANIZER = "coorganizer"
@@ -205,19 +215,36 @@ class Powers:
     who_can_admit: WhoCanAdmit = WhoCanAdmit.ORGANIZERS_AND_PRESENTERS
     limit_presenter_permissions: bool = False
     started: bool = False
+    who_can_record: WhoCanRecord = WhoCanRecord.ORGANIZERS_AND_PRESENTERS
 
 
-def can(role: MeetingRole, cap: Capability, p: Powers, *, unverified: bool = False) -> bool:
+def can(
+    role: MeetingRole,
+    cap: Capability,
+    p: Powers,
+    *,
+    unverified: bool = False,
+    kind: ParticipantType | None = None,
+) -> bool:
     """The capability table (docs/meeting-options.md), enforced for every call.
 
     Organizers may do everything; co-organizers too, except changing the options before
     the meeting starts; presenters share, mute, admit (unless only organizers admit),
     record, and, unless the tenant limits presenters, manage attendee media, lower hands,
     remove people and change roles; attendees none of it. Unverified people made
-    presenter never mute, remove or lower hands.
+    presenter never mute, remove or lower hands. Recording: presenters only under
+    ``who_can_record: organizers_and_presenters``, and only accounts of the organisation
+    (``kind`` in ``RECORDERS``), never anyone else, whatever their role.
     """
     if unverified and cap in NEVER_FOR_ANONYMOUS:
         return False
+    if cap is Capability.RECORD:
+        if unverified or (kind is not None and kind not in RECORDERS):
+            return False
+        if role is MeetingRole.PRESENTER and (
+            p.who_can_record is not WhoCanRecord.ORGANIZERS_AND_PRESENTERS
+        ):
+            return False
     if role is MeetingRole.ORGANIZER:
         return True
     if role is MeetingRole.COORGANIZER:

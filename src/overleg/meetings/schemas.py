@@ -9,7 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, EmailStr, Field, model_validator
 
 from overleg.kernel.schemas import InputModel
-from overleg.meetings.rules import LobbyBypass, MeetingRole, ParticipantType, WhoCanPresent
+from overleg.meetings.rules import (
+    LobbyBypass,
+    MeetingRole,
+    ParticipantType,
+    WhoCanPresent,
+    WhoCanRecord,
+)
 
 MAX_COORGANIZERS = 10  # as in Teams
 MAX_INVITEES = 1000
@@ -31,6 +37,7 @@ class MeetingOptions(BaseModel):
     allow_camera_for_attendees: bool = True
     allow_chat: bool = True
     lock: bool = False
+    who_can_record: WhoCanRecord = WhoCanRecord.ORGANIZERS_AND_PRESENTERS
 
 
 class MeetingOptionsUpdate(InputModel):
@@ -49,6 +56,7 @@ class MeetingOptionsUpdate(InputModel):
     allow_camera_for_attendees: bool | None = None
     allow_chat: bool | None = None
     lock: bool | None = None
+    who_can_record: WhoCanRecord | None = None
 
 
 # --- scheduling ---------------------------------------------------------------------------
@@ -177,6 +185,12 @@ class ParticipantPublic(BaseModel):
     sharing: bool
     mic_disabled: bool
     camera_disabled: bool
+    consent: Literal["agreed", "declined"] | None = Field(
+        default=None, description="the decision on the current recording, where asked"
+    )
+    recording_excluded: bool = Field(
+        default=False, description="the organizer chose: this person is never recorded"
+    )
 
 
 class MeetingSummary(BaseModel):
@@ -188,7 +202,18 @@ class MeetingSummary(BaseModel):
     started: bool
     locked: bool
     allow_chat: bool
-    recording: bool
+    recording: bool = Field(
+        description="being recorded now: show the notice (dial-in gateways play their "
+        "recording prompt) with the privacy statement"
+    )
+    consent_required: bool = Field(
+        default=False,
+        description="recording with explicit consent: agree before unmuting, turning the "
+        "camera on or sharing (POST .../recording/consent)",
+    )
+    privacy_statement_url: str | None = Field(
+        default=None, description="the organisation's privacy statement"
+    )
     media_available: bool = Field(
         description="audio and video can be used now; false: no media server is configured "
         "or reachable, and the meeting has its lobby, roles and chat only"
@@ -247,6 +272,19 @@ class MeetingMessagePublic(BaseModel):
     created_at: datetime
 
 
+class ConsentIn(InputModel):
+    agree: bool
+
+
+class ExclusionIn(InputModel):
+    excluded: bool
+
+
+class ConsentPublic(BaseModel):
+    decision: Literal["agreed", "declined"]
+    at: datetime
+
+
 class AttendanceInterval(BaseModel):
     joined_at: datetime
     left_at: datetime | None
@@ -265,6 +303,7 @@ class AttendanceRow(BaseModel):
     last_left_at: datetime | None
     seconds_in_meeting: int
     intervals: list[AttendanceInterval]
+    recording_consents: list[ConsentPublic] = Field(default_factory=list)
 
 
 class AttendanceReport(BaseModel):

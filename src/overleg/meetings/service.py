@@ -16,7 +16,6 @@ from overleg.meetings.controls import (
     set_hand,
     set_media_permissions,
     set_my_media,
-    set_recording,
     set_role,
 )
 from overleg.meetings.controls import view as room_view
@@ -26,6 +25,7 @@ from overleg.meetings.media.signalling import leave_media as media_leave
 from overleg.meetings.media.signalling import publish as media_publish
 from overleg.meetings.media.signalling import subscribe as media_subscribe
 from overleg.meetings.media.signalling import unpublish as media_unpublish
+from overleg.meetings.recording import give_consent, set_exclusion, set_recording
 from overleg.meetings.room import (
     admit,
     admit_all,
@@ -47,6 +47,7 @@ __all__ = [
     "chat_send",
     "deny",
     "end_meeting",
+    "give_consent",
     "join",
     "leave",
     "lobby",
@@ -61,6 +62,7 @@ __all__ = [
     "participants",
     "remove",
     "room_view",
+    "set_exclusion",
     "set_hand",
     "set_media_permissions",
     "set_my_media",

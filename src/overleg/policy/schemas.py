@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from overleg.identity.schemas import validate_domain
 from overleg.meetings.rules import LobbyBypass, WhoCanAdmit, WhoCanPresent
@@ -104,7 +104,20 @@ class FederationPolicy(BaseModel):
         return sorted({validate_domain(d) for d in v})
 
 
+class PrivacyPolicy(BaseModel):
+    """What the organisation tells people about their data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    statement_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="the privacy statement shown with every recording notice",
+        examples=["https://contoso.example/privacy"],
+    )
+
+
 POLICY_KINDS: dict[str, type[BaseModel]] = {
+    "privacy": PrivacyPolicy,
     "mfa": MfaPolicy,
     "meetings": MeetingPolicy,
     "federation": FederationPolicy,

@@ -69,6 +69,7 @@ EVENT_TYPES = frozenset(
         "meeting.updated",
         "meeting.message",
         "meeting.media",
+        "meeting.recording",
     }
 )
 CONTAINER_TYPES = frozenset({"channel", "chat"})

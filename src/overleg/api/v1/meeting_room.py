@@ -29,6 +29,8 @@ from overleg.api.deps import (
 from overleg.meetings import service
 from overleg.meetings.schemas import (
     AttendanceReport,
+    ConsentIn,
+    ExclusionIn,
     JoinRequest,
     JoinResult,
     MediaPermissions,
@@ -238,6 +240,34 @@ async def start_recording(meeting_id: uuid.UUID, p: MeetingPrincipal, db: DbMeet
 async def stop_recording(meeting_id: uuid.UUID, p: MeetingPrincipal, db: DbMeeting) -> Response:
     await service.set_recording(p, db, meeting_id, False)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{meeting_id}/recording/consent",
+    response_model=ParticipantPublic,
+    summary="Agree to be recorded, or decline (view-only until it stops)",
+)
+async def recording_consent(
+    meeting_id: uuid.UUID, body: ConsentIn, p: MeetingPrincipal, db: DbMeeting
+) -> ParticipantPublic:
+    """While a recording asks for explicit consent, nobody unmutes, shows video or shares
+    before agreeing; declining holds until the recording stops."""
+    return await service.give_consent(p, db, meeting_id, body.agree)
+
+
+@router.put(
+    "/{meeting_id}/participants/{participant_id}/recording-exclusion",
+    response_model=ParticipantPublic,
+    summary="Never record this person (organizer)",
+)
+async def recording_exclusion(
+    meeting_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    body: ExclusionIn,
+    p: MeetingPrincipal,
+    db: DbMeeting,
+) -> ParticipantPublic:
+    return await service.set_exclusion(p, db, meeting_id, participant_id, body.excluded)
 
 
 @router.get("/{meeting_id}/messages", response_model=list[MeetingMessagePublic])

@@ -238,8 +238,11 @@ def _deny(principal: Principal, action: str, reason: str, meeting_id: uuid.UUID)
 
 
 def allowed_kinds(room: Room, p: MeetingParticipant) -> set[str]:
-    """What ``p`` may send on the camera feed: attendees only what the options and their
-    own permissions allow."""
+    """What ``p`` may send on the camera feed: nothing while a recording waits for their
+    consent (or after they declined); attendees only what the options and their own
+    permissions allow."""
+    if room.held_back(p):
+        return set()  # a recording waits for their consent, or they declined
     if p.role != MeetingRole.ATTENDEE:
         return {"audio", "video"}
     kinds = set()
@@ -269,7 +272,11 @@ async def publish(
     if data.kind == "screen":
         if not room.can(me, Capability.SHARE_CONTENT):
             raise _deny(principal, action, "your role does not share content", meeting_id)
+        if (why := room.held_back(me)) is not None:
+            raise _deny(principal, action, why, meeting_id)
     else:
+        if (why := room.held_back(me)) is not None:
+            raise _deny(principal, action, why, meeting_id)
         refused = asked - allowed_kinds(room, me)
         if refused:
             what = " and ".join("mic" if k == "audio" else "camera" for k in sorted(refused))
