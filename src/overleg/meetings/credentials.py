@@ -28,6 +28,8 @@ from overleg.security.principal import Principal, PrincipalKind
 PREFIX = "olp_"
 TICKET_SECONDS = 60
 GRACE_SECONDS = 30
+#: participant ids per query
+CHUNK = 5000
 #: participant states in which the credential still works
 LIVE_STATES = frozenset({"lobby", "in"})
 
@@ -152,6 +154,12 @@ async def ended_participants(
     """Which participants' sockets must close: gone, or out of the meeting (left, removed,
     denied, or the meeting over) for more than ``GRACE_SECONDS``. ``db`` unscoped."""
     wanted = set(participant_ids)
+    if len(wanted) > CHUNK:  # SQLite takes at most 32766 parameters
+        ids = sorted(wanted)
+        ended: set[uuid.UUID] = set()
+        for i in range(0, len(ids), CHUNK):
+            ended |= await ended_participants(db, ids[i : i + CHUNK])
+        return ended
     if not wanted:
         return set()
     cutoff = now() - timedelta(seconds=GRACE_SECONDS)
@@ -166,7 +174,7 @@ async def ended_participants(
         .join(Meeting, Meeting.id == MeetingParticipant.meeting_id)
         .where(MeetingParticipant.id.in_(wanted))
     )
-    ended = set(wanted)
+    ended = set(wanted)  # gone rows stay in: their sockets close
     for pid, state, left_at, status, ended_at in rows.all():
         out = state not in LIVE_STATES and (left_at is None or left_at < cutoff)
         over = status != "scheduled" and (ended_at is None or ended_at < cutoff)
