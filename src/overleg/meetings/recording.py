@@ -91,13 +91,15 @@ async def set_recording(
         consent_required=required,
         privacy_statement_url=statement,
     )
-    if required:
-        # the media plane follows at once: nobody sends until they agree
-        from overleg.meetings.media import signalling
+    # the media plane follows at once: nobody sends until they agree (where asked), and
+    # Janus records exactly the feeds that may be recorded
+    from overleg.meetings.media import signalling
 
+    if required:
         for p in present:
             if p.state == "in" and not p.record_excluded:
                 await signalling.permissions_changed(db, room, p)
+    await signalling.recording_changed(db, room)
 
 
 async def give_consent(
@@ -137,10 +139,11 @@ async def give_consent(
         details={"participant_id": str(me.id), "decision": decision},
     )
     await _tell(db, principal, room, me, "consent")
-    if not agree:
-        from overleg.meetings.media import signalling
+    from overleg.meetings.media import signalling
 
+    if not agree:
         await signalling.permissions_changed(db, room, me)
+    await signalling.recording_changed(db, room)
     return participant_public(me)
 
 
@@ -177,6 +180,9 @@ async def set_exclusion(
         details={"participant_id": str(p.id), "excluded": excluded},
     )
     await _tell(db, principal, room, p, "recording_exclusion")
+    from overleg.meetings.media import signalling
+
+    await signalling.recording_changed(db, room)
     return participant_public(p)
 
 

@@ -31,6 +31,7 @@ import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -187,7 +188,7 @@ async def _room(db: AsyncSession, plane: MediaPlane, m: Meeting) -> _Room:
             room=room,
             secret=secret,
             description=f"meeting {m.id}",
-            recordings_dir=None,
+            recordings_dir=str(_recordings_dir(db, m)),
         )
         sealed = await keys.encrypt(db, m.tenant_id, secret.encode(), _aad(m.tenant_id, m.id))
         if row is None:
@@ -198,6 +199,64 @@ async def _room(db: AsyncSession, plane: MediaPlane, m: Meeting) -> _Room:
         r = _Room(server, room, secret, plane.instance(server).generation)
         state.rooms[m.id] = r
         return r
+
+
+def _recordings_dir(db: AsyncSession, m: Meeting) -> Path:
+    """Where Janus writes this meeting's raw recordings (created here, owner only: on a
+    single host Janus runs as Overleg's user; on several, the folder is on the Janus
+    host and the deployment creates it)."""
+    base = runtime_of(db).settings.media_recordings_dir
+    assert base is not None
+    folder = base.resolve() / str(m.tenant_id) / str(m.id)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def may_be_recorded(room: Room, p: MeetingParticipant) -> bool:
+    """Whether ``p``'s feeds are recorded now: a recording runs, the organizer did not
+    exclude them, and they agreed where consent is required."""
+    if room.meeting.recording_started_at is None or p.record_excluded:
+        return False
+    return not room.consent_required or p.consent == "agreed"
+
+
+async def _record_feed(r: _Room, m: Meeting, p: MeetingParticipant, feed: _Feed, on: bool) -> None:
+    body: dict[str, Any] = {"request": "configure", "record": on, "secret": r.secret}
+    if on:
+        started = m.recording_started_at
+        assert started is not None
+        # never chosen by a client: Janus writes <rec_dir>/<filename>-<audio|video>-<mid>.mjr
+        body["filename"] = f"{p.id}-{feed.kind}-{int(started.timestamp())}"
+    await feed.handle.request(body)
+
+
+async def recording_changed(db: AsyncSession, room: Room) -> None:
+    """Record at Janus exactly the feeds that may be recorded now (after a recording
+    started or stopped, a consent, an exclusion), for the feeds this node holds."""
+    live = _live(db)
+    if live is None:
+        return
+    _, state = live
+    r = state.rooms.get(room.meeting.id)
+    if r is None:
+        return
+    ids = list(r.seats)
+    people = {
+        p.id: p
+        for p in await db.scalars(select(MeetingParticipant).where(MeetingParticipant.id.in_(ids)))
+    }
+    for pid, seat in r.seats.items():
+        p = people.get(pid)
+        if p is None:
+            continue
+        on = may_be_recorded(room, p)
+        for feed in seat.feeds.values():
+            if not feed.publishing:
+                continue
+            try:
+                await _record_feed(r, room.meeting, p, feed, on)
+            except JanusError as exc:
+                log.warning("media_record_failed", participant=str(pid), error=repr(exc))
 
 
 async def _still_there(plane: MediaPlane, row: MeetingMedia) -> bool:
@@ -297,6 +356,11 @@ async def publish(
     if jsep is None or jsep.get("type") != "answer":
         raise ValidationFailed("The media server gave no answer to this offer.")
     feed.publishing = True
+    if may_be_recorded(room, me):
+        try:
+            await _record_feed(r, room.meeting, me, feed, True)
+        except JanusError as exc:
+            log.warning("media_record_failed", participant=str(me.id), error=repr(exc))
     feed.mids = {k: mid for k, mid, _ in sections if mid is not None and k in ("audio", "video")}
     if data.kind == "camera":
         me.muted = not data.audio or me.muted
@@ -691,9 +755,11 @@ __all__: list[Any] = [
     "feeds",
     "leave_media",
     "left",
+    "may_be_recorded",
     "media_sections",
     "permissions_changed",
     "publish",
+    "recording_changed",
     "role_changed",
     "subscribe",
     "unpublish",
