@@ -29,7 +29,7 @@ from overleg.kernel.errors import Conflict, Forbidden, ValidationFailed
 from overleg.meetings import room
 from overleg.meetings.access import LIVE, access_meeting, options_of
 from overleg.meetings.events import announce, recipient
-from overleg.meetings.models import Meeting, MeetingInvitee, MeetingParticipant
+from overleg.meetings.models import Meeting, MeetingInvitee
 from overleg.meetings.policy import policy_for
 from overleg.meetings.schemas import MAX_COORGANIZERS, MeetingOptions, MeetingOptionsUpdate
 from overleg.policy.schemas import MeetingPolicySettings
@@ -37,7 +37,6 @@ from overleg.security.authz.enforce import refuse
 from overleg.security.principal import Principal
 
 #: participant states of people in the meeting or waiting to get in
-PRESENT = ("lobby", "in")
 
 
 def _invalid(field: str, reason: str) -> ValidationFailed:
@@ -128,18 +127,6 @@ async def channel_members(db: AsyncSession, channel_id: uuid.UUID) -> list[uuid.
     return await channel_member_ids(db, channel_id)
 
 
-async def present(db: AsyncSession, meeting_id: uuid.UUID) -> list[MeetingParticipant]:
-    """The participants in the meeting or waiting in its lobby."""
-    return list(
-        await db.scalars(
-            select(MeetingParticipant).where(
-                MeetingParticipant.meeting_id == meeting_id,
-                MeetingParticipant.state.in_(PRESENT),
-            )
-        )
-    )
-
-
 async def options_changed(
     principal: Principal, db: AsyncSession, m: Meeting, before: MeetingOptions
 ) -> None:
@@ -147,7 +134,7 @@ async def options_changed(
     meeting or its lobby and tells them; the organizer and the co-organizers (gained or
     lost) who are not there hear it too, so their view of the meeting follows."""
     await room.after_options_change(principal, db, m, before)
-    there = {recipient(p) for p in await present(db, m.id)}
+    there = {recipient(p) for p in await room.people(db, m.id, "in", "lobby")}
     concerned = {m.organizer_id, *before.coorganizers, *options_of(m).coorganizers}
     audience = concerned - there - {principal.user_id}
     if audience:
@@ -222,6 +209,5 @@ __all__ = [
     "get_options",
     "invited_accounts",
     "options_changed",
-    "present",
     "update_options",
 ]

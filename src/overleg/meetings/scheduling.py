@@ -54,7 +54,6 @@ from overleg.meetings.options import (
     channel_members,
     defaults,
     options_changed,
-    present,
 )
 from overleg.meetings.policy import policy_for
 from overleg.meetings.rules import MeetingRole
@@ -619,7 +618,7 @@ async def update_meeting(
     if "options" in changed:
         await options_changed(principal, db, m, before_opts)
     audience = await _invited_user_ids(db, m)
-    audience |= {recipient(p) for p in await present(db, m.id)}
+    audience |= {recipient(p) for p in await room.people(db, m.id, "in", "lobby")}
     audience -= {m.organizer_id}
     if audience:
         await announce(
@@ -638,7 +637,7 @@ async def cancel_meeting(
     again. A second cancel is a 409. Audited as "meeting.cancel"."""
     action = "meeting.cancel"
     m = await _as_organizer(principal, db, meeting_id, action)
-    if await present(db, m.id):
+    if await room.people(db, m.id, "in", "lobby"):
         await room.end_for_all(principal, db, m, reason="cancelled")
     m.status = "cancelled"
     m.ended_at = m.ended_at or now()
