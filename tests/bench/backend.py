@@ -8,9 +8,12 @@ runtime's engine gets ``search_path`` set to that schema when it is opened.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import sqlite3
+import tempfile
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +132,26 @@ def _pin_search_path(rt: Runtime, schema: str) -> None:
         cur.execute(f"SET SESSION search_path TO {_quoted(schema)}")
         cur.close()
         dbapi_conn.autocommit = autocommit
+
+
+def run_on(
+    postgres: bool,
+    prefix: str,
+    body: Callable[[Backend, Path], Coroutine[Any, Any, str]],
+) -> str:
+    """Run ``body(backend, data_dir)`` on a fresh SQLite file or PostgreSQL schema in a
+    scratch folder, and drop the schema afterwards; for a benchmark's ``main``."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        directory = Path(tmp)
+        if postgres:
+
+            async def on_postgres() -> str:
+                backend = await prepare_postgres()
+                try:
+                    return await body(backend, directory / "data")
+                finally:
+                    await drop_postgres(backend)
+
+            return asyncio.run(on_postgres())
+        backend = prepare_sqlite(directory)  # Alembic runs its own loop: before ours
+        return asyncio.run(body(backend, directory / "data"))

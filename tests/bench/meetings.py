@@ -34,11 +34,9 @@ slow joining down?), and admit-all against the batch insert.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable
@@ -66,10 +64,8 @@ from overleg.security.principal import (
 from tests.bench.backend import (
     PG_URL,
     Backend,
-    drop_postgres,
     make_runtime,
-    prepare_postgres,
-    prepare_sqlite,
+    run_on,
 )
 from tests.bench.search import Latency
 
@@ -355,22 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     from tests.bench.__main__ import _quiet_production_logging
 
     _quiet_production_logging()
-    with tempfile.TemporaryDirectory(prefix="overleg-bench-meetings-") as tmp:
-        directory = Path(tmp)
-        if args.postgres:
-
-            async def on_postgres() -> str:
-                backend = await prepare_postgres()
-                try:
-                    return await _main_async(backend, directory / "data", args)
-                finally:
-                    await drop_postgres(backend)
-
-            out = asyncio.run(on_postgres())
-        else:
-            backend = prepare_sqlite(directory)
-            out = asyncio.run(_main_async(backend, directory / "data", args))
-    print(out)
+    print(
+        run_on(
+            args.postgres,
+            "overleg-bench-meetings-",
+            lambda backend, data: _main_async(backend, data, args),
+        )
+    )
     return 0
 
 

@@ -26,13 +26,11 @@ Reported: load time and rate, index size, p50/p95/p99 of both. Target: search p9
 from __future__ import annotations
 
 import argparse
-import asyncio
 import bisect
 import itertools
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -54,10 +52,8 @@ from overleg.security.principal import operator
 from tests.bench.backend import (
     PG_URL,
     Backend,
-    drop_postgres,
     make_runtime,
-    prepare_postgres,
-    prepare_sqlite,
+    run_on,
 )
 
 BATCH = 2_000
@@ -339,22 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.messages, args.queries = 10_000, 100
-    with tempfile.TemporaryDirectory(prefix="overleg-bench-search-") as tmp:
-        directory = Path(tmp)
-        if args.postgres:
-
-            async def on_postgres() -> str:
-                backend = await prepare_postgres()
-                try:
-                    return await _main_async(backend, directory / "data", args)
-                finally:
-                    await drop_postgres(backend)
-
-            out = asyncio.run(on_postgres())
-        else:
-            backend = prepare_sqlite(directory)
-            out = asyncio.run(_main_async(backend, directory / "data", args))
-    print(out)
+    print(
+        run_on(
+            args.postgres,
+            "overleg-bench-search-",
+            lambda backend, data: _main_async(backend, data, args),
+        )
+    )
     return 0
 
 
