@@ -16,6 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from overleg.files.storage import LocalStore, ObjectStore
 from overleg.kernel.crypto.keys import KeyService
 from overleg.kernel.crypto.providers.base import KeyProvider
 from overleg.kernel.db.session import Database, make_engine
@@ -138,6 +139,12 @@ def make_broker(settings: Settings) -> Broker:
     return Broker()
 
 
+def make_object_store(settings: Settings) -> ObjectStore:
+    """Where sealed blobs (files, recordings) go: a local directory for now."""
+    assert settings.storage_dir is not None
+    return LocalStore(settings.storage_dir)
+
+
 def build_runtime(settings: Settings, *, create: bool = False) -> Runtime:
     """Assemble the runtime. ``create`` allows creating the data dir and master key (init)."""
     if create:
@@ -155,6 +162,7 @@ def build_runtime(settings: Settings, *, create: bool = False) -> Runtime:
         keys=KeyService(provider),
         hasher=hasher,
         broker=make_broker(settings),
+        objects=make_object_store(settings),
     )
     database.session_info["runtime"] = rt
     enforce.STEP_UP_MINUTES = settings.step_up_minutes

@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     media_admin_key: SecretStr | None = None  # the videoroom admin_key: only Overleg makes rooms
     media_ice_address: str | None = None  # the host address put in ICE candidates (None: primary)
     media_recordings_dir: Path | None = None  # raw recordings (default: <data_dir>/recordings-raw)
+    #: how often each node looks for stopped recordings to post-process (0: never; tests
+    #: and `overleg recordings process` call it directly)
+    recordings_process_interval_seconds: float = Field(default=5.0, ge=0)
+    #: how often each node moves expired recordings to the recycle state and purges them
+    recordings_expiry_interval_seconds: float = Field(default=3600.0, ge=0)
+
+    # objects (files, recordings): sealed blobs in a local directory by default
+    storage_dir: Path | None = None  # default: <data_dir>/objects
 
     # keys: "local" keyring file protected by a master key, or a PKCS#11 HSM
     key_provider: Literal["local", "pkcs11"] = "local"
@@ -124,6 +132,8 @@ class Settings(BaseSettings):
             self.keyring_file = self.data_dir / "keyring.json"
         if self.media_recordings_dir is None:
             self.media_recordings_dir = self.data_dir / "recordings-raw"
+        if self.storage_dir is None:
+            self.storage_dir = self.data_dir / "objects"
         if self.media_api_secret is None or self.media_admin_key is None:
             # the environment wins; the file only fills in what it did not set
             stored = read_media_secrets(self.data_dir)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from overleg.kernel.events.broker import Broker
 
 if TYPE_CHECKING:
+    from overleg.files.storage import ObjectStore
     from overleg.kernel.crypto.keys import KeyService
     from overleg.kernel.db.session import Database
     from overleg.security.authn.passwords import PasswordHasher
@@ -27,6 +28,8 @@ class Runtime:
     keys: KeyService
     hasher: PasswordHasher
     extras: dict[str, Any] = field(default_factory=dict)
+    #: where sealed blobs (files, recordings) are stored
+    objects: ObjectStore | None = None
     #: carries committed outbox events (and typing, presence) to every node's gateway
     broker: Broker = field(default_factory=Broker)
     #: this process's WebSocket gateway (``overleg.realtime.gateway.Gateway``) while the

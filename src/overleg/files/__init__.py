@@ -1,0 +1,1 @@
+"""Files: uploads, storage backends, the scanning pipeline, quarantine and sharing."""
