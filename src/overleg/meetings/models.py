@@ -59,6 +59,8 @@ class Meeting(IdMixin, CreatedMixin, TenantScoped, Base):
     ended_by: Mapped[str | None] = mapped_column(String(320))
     recording_started_at: Mapped[datetime | None]
     recording_by: Mapped[uuid.UUID | None]  # participant id
+    #: the recording running now (``Recording.id``)
+    recording_id: Mapped[uuid.UUID | None]
 
 
 class MeetingInvitee(IdMixin, TenantScoped, Base):
@@ -160,6 +162,8 @@ class MeetingMessage(IdMixin, CreatedMixin, TenantScoped, Base):
     author_user_id: Mapped[uuid.UUID | None]
     author_name: Mapped[str] = mapped_column(String(200))
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)  # sealed {"text": ..., "html": ...}
+    #: set on the item Overleg posts when a recording is ready (``Recording.id``)
+    recording_id: Mapped[uuid.UUID | None]
 
 
 class DialInGateway(IdMixin, CreatedMixin, TenantScoped, Base):
@@ -217,3 +221,79 @@ class MeetingConsent(IdMixin, TenantScoped, Base):
     at: Mapped[datetime]
     #: which recording the decision was about
     recording_started_at: Mapped[datetime]
+
+
+class Recording(IdMixin, CreatedMixin, TenantScoped, Base):
+    """One recording of a meeting, from start to stop, and what became of it.
+
+    States: ``recording`` (Janus writes raw files) -> ``processing`` (stopped; waiting for
+    or in post-processing) -> ``ready`` (sealed files in the object store, raw files gone)
+    or ``failed`` (raw files kept, an admin alert raised; an admin may retry). A ready
+    recording past ``expires_at`` is ``recycled`` (hidden, restorable by its owners), and
+    ``purged`` (files deleted, this row kept as the record of it) after the recycle period
+    unless something holds it (``meetings.recordings.expiry.PURGE_BLOCKERS``).
+    """
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_state", "state"),)
+
+    meeting_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    #: the meeting's channel, for channel meetings (its members may view)
+    channel_id: Mapped[uuid.UUID | None]
+    #: owners: the meeting's organizer and the account that started the recording
+    organizer_id: Mapped[uuid.UUID]
+    started_by_user_id: Mapped[uuid.UUID | None]
+    started_by_participant_id: Mapped[uuid.UUID]
+    started_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(10), default="recording")
+    #: None: never expires (set from the tenant's recording policy when it started)
+    expires_at: Mapped[datetime | None]
+    recycled_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
+    #: post-processing lease: a node that claimed it works on it until then
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    #: the sealed manifest (who was recorded, which time ranges) in the object store
+    manifest_object: Mapped[str | None] = mapped_column(String(200))
+    manifest_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class RecordingFile(IdMixin, TenantScoped, Base):
+    """One feed's media of one person in a recording (WebM video or Opus audio), sealed in
+    the object store under a content key that is itself sealed with the tenant's key."""
+
+    __tablename__ = "recording_files"
+
+    recording_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[uuid.UUID]
+    feed: Mapped[str] = mapped_column(String(8))  # camera | screen
+    media: Mapped[str] = mapped_column(String(5))  # audio | video
+    content_type: Mapped[str] = mapped_column(String(40))
+    object_key: Mapped[str] = mapped_column(String(200))  # storage.check_key: <= 200
+    key_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime]
+
+
+class RecordingAccess(IdMixin, TenantScoped, Base):
+    """An owner's choice for one person: ``allowed`` grants viewing (guests, people not
+    invited), or, when false, takes it away from someone who would have it."""
+
+    __tablename__ = "recording_access"
+    __table_args__ = (UniqueConstraint("recording_id", "user_id", name="recording_access_user"),)
+
+    recording_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recordings.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID]
+    allowed: Mapped[bool]
+    by: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime]

@@ -10,6 +10,7 @@ from overleg.policy import models as policy_models
 from overleg.realtime import models as realtime_models
 from overleg.search import models as search_models
 from overleg.security import models as security_models
+from overleg.threat import models as threat_models
 from overleg.workspace import models as workspace_models
 
 metadata = Base.metadata
@@ -24,5 +25,6 @@ __all__ = [
     "realtime_models",
     "search_models",
     "security_models",
+    "threat_models",
     "workspace_models",
 ]

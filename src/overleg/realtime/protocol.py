@@ -70,6 +70,9 @@ EVENT_TYPES = frozenset(
         "meeting.message",
         "meeting.media",
         "meeting.recording",
+        # overleg.threat.service (to the admins who may read alerts)
+        "alert.raised",
+        "alert.resolved",
     }
 )
 CONTAINER_TYPES = frozenset({"channel", "chat"})

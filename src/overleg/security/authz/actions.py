@@ -23,6 +23,9 @@ class Action(StrEnum):
     MEETING_CREATE = "meeting.create"
     MEETING_JOIN = "meeting.join"  # join the organisation's meetings with one's own account
     DIAL_IN_MANAGE = "dial_in.manage"  # credentials of dial-in (PSTN/SIP) gateways
+    RECORDING_MANAGE = "recording.manage"  # failed post-processing: look, retry
+    ALERT_READ = "alert.read"
+    ALERT_MANAGE = "alert.manage"  # resolve alerts
     # tenant administration
     TENANT_CREATE = "tenant.create"
     TENANT_READ = "tenant.read"

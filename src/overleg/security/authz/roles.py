@@ -56,6 +56,8 @@ PERMISSIONS: dict[Role, frozenset[A]] = {
             A.AUDIT_EXPORT,
             A.AUDIT_VERIFY,
             A.KEYS_ROTATE,
+            A.ALERT_READ,
+            A.ALERT_MANAGE,
         }
     ),
     Role.COMPLIANCE_ADMIN: frozenset(
@@ -68,6 +70,7 @@ PERMISSIONS: dict[Role, frozenset[A]] = {
             A.AUDIT_EXPORT,
             A.AUDIT_VERIFY,
             A.CONTENT_READ_COMPLIANCE,
+            A.ALERT_READ,
         }
     ),
     Role.GLOBAL_ADMIN: frozenset(A) - {A.TENANT_CREATE},
