@@ -136,6 +136,9 @@ def test_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "argon2_time_cost": 1,
         "argon2_memory_kib": 8,
         "argon2_parallelism": 1,
+        # tests run the recording jobs themselves, when they want them
+        "recordings_process_interval_seconds": 0,
+        "recordings_expiry_interval_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

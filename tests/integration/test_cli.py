@@ -228,6 +228,12 @@ def test_teams_purge_runs_over_every_tenant(data_dir: Path) -> None:
     assert refused.exit_code == 2 and "--days" in refused.stderr
 
 
+def test_recording_jobs_run_on_demand(data_dir: Path) -> None:
+    env = env_for(data_dir)
+    assert ok(env, "recordings", "process").strip().endswith("0 recording(s) processed.")
+    assert ok(env, "recordings", "expire").strip().endswith("0 recycled, 0 purged.")
+
+
 def test_audit_verify_fails_after_tampering(data_dir: Path) -> None:
     env = env_for(data_dir)
     ok(env, "tenant", "create", "Acme Corp", "--slug", "acme")

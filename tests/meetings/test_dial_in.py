@@ -318,6 +318,30 @@ async def test_bypass_on_after_start_the_caller_goes_straight_in(rt: Runtime, de
     assert (await participant(rt, me["id"])).state == "in"
 
 
+async def test_a_caller_into_a_recorded_meeting_gets_the_prompt_flag_and_statement(
+    desk: Desk,
+) -> None:
+    r = await desk.http.put(
+        "/api/admin/policies/privacy",
+        json={"statement_url": "https://contoso.example/privacy"},
+        headers=await desk.h("olivia"),
+    )
+    assert r.status_code == 200, r.text
+    token = await desk.gateway()
+    c = await desk.schedule(dial_in_bypass=True)
+    await desk.join("mia", c)
+    r = await desk.http.post(
+        f"/api/v1/meetings/{c.id}/recording/start", headers=await desk.h("mia")
+    )
+    assert r.status_code == 204, r.text
+    r = await desk.call(token, c.conference_id, c.pin)
+    assert r.status_code == 200, r.text
+    meeting = r.json()["meeting"]
+    # the gateway plays its recording prompt before the caller is heard
+    assert meeting["recording"] is True
+    assert meeting["privacy_statement_url"] == "https://contoso.example/privacy"
+
+
 async def test_the_caller_is_shown_and_recorded_by_a_masked_number_only(
     rt: Runtime, desk: Desk
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from overleg.cli import audit, db, keys, media, server, teams, tenants, users
+from overleg.cli import audit, db, keys, media, recordings, server, teams, tenants, users
 
 app = typer.Typer(
     help="Overleg: run and administer a self-hosted team workspace.",
@@ -20,6 +20,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
 app.add_typer(teams.app, name="teams")
 app.add_typer(media.app, name="media")
+app.add_typer(recordings.app, name="recordings")
 
 
 def main() -> None:

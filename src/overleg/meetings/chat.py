@@ -45,6 +45,7 @@ async def _public(db: AsyncSession, m: MeetingMessage) -> MeetingMessagePublic:
         text=body["text"],
         html=body["html"],
         created_at=m.created_at,
+        recording_id=m.recording_id,
     )
 
 
@@ -109,6 +110,45 @@ async def send(
     return await _public(db, msg)
 
 
+async def post_recording_item(
+    principal: Principal,
+    db: AsyncSession,
+    m: Meeting,
+    *,
+    recording_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    text: str,
+) -> MeetingMessage:
+    """Overleg's own chat item for a finished recording (no content gate: the text is
+    ours). Shown under the name "Overleg", on behalf of the person who started it."""
+    msg = MeetingMessage(
+        id=new_id(),
+        tenant_id=m.tenant_id,
+        meeting_id=m.id,
+        participant_id=participant_id,
+        author_user_id=None,
+        author_name="Overleg",
+        recording_id=recording_id,
+    )
+    body = json.dumps({"text": text, "html": render(text)}, ensure_ascii=False).encode()
+    msg.body_enc = await runtime_of(db).keys.encrypt(
+        db, m.tenant_id, body, _aad(m.tenant_id, m.id, msg.id)
+    )
+    db.add(msg)
+    await db.flush()
+    everyone = [recipient(p) for p in await people(db, m.id, "in")]
+    await announce(
+        db,
+        principal,
+        "message",
+        m.id,
+        everyone,
+        message_id=str(msg.id),
+        recording_id=str(recording_id),
+    )
+    return msg
+
+
 async def history(
     principal: Principal, db: AsyncSession, meeting_id: uuid.UUID
 ) -> list[MeetingMessagePublic]:
@@ -134,4 +174,4 @@ async def history(
     return [await _public(db, r) for r in reversed(rows)]
 
 
-__all__ = ["NotFound", "history", "send"]
+__all__ = ["NotFound", "history", "post_recording_item", "send"]

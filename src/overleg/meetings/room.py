@@ -27,6 +27,7 @@ from overleg.meetings.events import announce, recipient
 from overleg.meetings.media import signalling as media_hooks
 from overleg.meetings.models import Meeting, MeetingAttendance, MeetingInvitee, MeetingParticipant
 from overleg.meetings.policy import trusted_domains
+from overleg.meetings.recordings import lifecycle as recording_lifecycle
 from overleg.meetings.rules import Capability, Entry, Joiner, MeetingRole, ParticipantType
 from overleg.meetings.schemas import (
     JoinRequest,
@@ -604,6 +605,7 @@ async def leave(principal: Principal, db: AsyncSession, meeting_id: uuid.UUID) -
     me.admit_on_start = False
     await _close_stays(db, [me.id])
     await media_hooks.left(db, room.meeting, [me])
+    await recording_lifecycle.stop_if_empty(principal, db, room.meeting)
     await record(
         principal,
         db,
@@ -672,6 +674,7 @@ async def remove(
     p.hand_raised_at, p.sharing, p.admit_on_start = None, False, False
     await _close_stays(db, [p.id])
     await media_hooks.left(db, room.meeting, [p])  # what they send and receive stops now
+    await recording_lifecycle.stop_if_empty(principal, db, room.meeting)
     await record(
         principal,
         db,
@@ -746,7 +749,7 @@ async def end_for_all(principal: Principal, db: AsyncSession, m: Meeting, *, rea
     present = await people(db, m.id, "in", "lobby")
     m.status = "cancelled" if reason == "cancelled" else "ended"
     m.ended_at, m.ended_by = t, principal.label
-    m.recording_started_at = None
+    await recording_lifecycle.finish(db, m)
     for p in present:
         p.state, p.left_at, p.hand_raised_at, p.sharing = "left", t, None, False
         p.admit_on_start = False

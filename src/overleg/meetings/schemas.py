@@ -270,6 +270,9 @@ class MeetingMessagePublic(BaseModel):
     text: str
     html: str
     created_at: datetime
+    #: set on the item Overleg posts when a recording is ready: open it with
+    #: ``GET /api/v1/recordings/{recording_id}``
+    recording_id: uuid.UUID | None = None
 
 
 class ConsentIn(InputModel):

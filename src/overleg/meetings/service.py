@@ -25,7 +25,7 @@ from overleg.meetings.media.signalling import leave_media as media_leave
 from overleg.meetings.media.signalling import publish as media_publish
 from overleg.meetings.media.signalling import subscribe as media_subscribe
 from overleg.meetings.media.signalling import unpublish as media_unpublish
-from overleg.meetings.recording import give_consent, set_exclusion, set_recording
+from overleg.meetings.recordings.control import give_consent, set_exclusion, set_recording
 from overleg.meetings.room import (
     admit,
     admit_all,

@@ -116,8 +116,40 @@ class PrivacyPolicy(BaseModel):
     )
 
 
+class RecordingPolicy(BaseModel):
+    """Meeting recordings: who may download them and how long they are kept (Teams' meeting
+    recording expiration and channel recording download settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow_download: bool = Field(
+        default=True,
+        description="recordings may be downloaded at all; off: viewing (streaming) only, "
+        "for everyone",
+    )
+    channel_recordings_view_only: bool = Field(
+        default=False,
+        description="members of a channel may only view its meetings' recordings; the "
+        "recording's owners and the team's owners keep full rights",
+    )
+    expiry_days: int | None = Field(
+        default=120,
+        ge=1,
+        le=99_999,
+        description="days until a new recording expires; null: never. Changes affect new "
+        "recordings only",
+    )
+    recycle_days: int = Field(
+        default=90,
+        ge=1,
+        le=365,
+        description="days an expired recording stays restorable before it is purged",
+    )
+
+
 POLICY_KINDS: dict[str, type[BaseModel]] = {
     "privacy": PrivacyPolicy,
+    "recordings": RecordingPolicy,
     "mfa": MfaPolicy,
     "meetings": MeetingPolicy,
     "federation": FederationPolicy,

@@ -31,6 +31,7 @@ import uuid
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,11 @@ def _recordings_dir(db: AsyncSession, m: Meeting) -> Path:
     return folder
 
 
+def raw_name(recording_id: uuid.UUID, participant_id: uuid.UUID, kind: str, at: datetime) -> str:
+    """The name a segment of a recorded feed gets at Janus (before its media suffix)."""
+    return f"{recording_id}_{participant_id}_{kind}_{int(at.timestamp() * 1000)}"
+
+
 def may_be_recorded(room: Room, p: MeetingParticipant) -> bool:
     """Whether ``p``'s feeds are recorded now: a recording runs, the organizer did not
     exclude them, and they agreed where consent is required."""
@@ -223,10 +229,11 @@ def may_be_recorded(room: Room, p: MeetingParticipant) -> bool:
 async def _record_feed(r: _Room, m: Meeting, p: MeetingParticipant, feed: _Feed, on: bool) -> None:
     body: dict[str, Any] = {"request": "configure", "record": on, "secret": r.secret}
     if on:
-        started = m.recording_started_at
-        assert started is not None
-        # never chosen by a client: Janus writes <rec_dir>/<filename>-<audio|video>-<mid>.mjr
-        body["filename"] = f"{p.id}-{feed.kind}-{int(started.timestamp())}"
+        assert m.recording_id is not None
+        # never chosen by a client: Janus writes <rec_dir>/<filename>-<audio|video>-<mid>.mjr;
+        # each time a feed starts being recorded is a segment of its own (post-processing
+        # reads recording, person, feed and start from the name: recordings.process.RAW)
+        body["filename"] = raw_name(m.recording_id, p.id, feed.kind, now())
     await feed.handle.request(body)
 
 
@@ -759,6 +766,7 @@ __all__: list[Any] = [
     "media_sections",
     "permissions_changed",
     "publish",
+    "raw_name",
     "recording_changed",
     "role_changed",
     "subscribe",

@@ -29,8 +29,9 @@ from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict, NotFound
 from overleg.meetings.access import Room, access_room
 from overleg.meetings.events import announce, recipient
-from overleg.meetings.models import MeetingConsent, MeetingParticipant
+from overleg.meetings.models import MeetingConsent, MeetingParticipant, Recording
 from overleg.meetings.policy import policy_for
+from overleg.meetings.recordings import lifecycle
 from overleg.meetings.room import participant_public, people
 from overleg.meetings.rules import Capability, MeetingRole
 from overleg.meetings.schemas import ParticipantPublic
@@ -63,8 +64,11 @@ async def set_recording(
         raise Conflict(
             "The meeting is being recorded already." if on else "Nothing is being recorded."
         )
-    m.recording_started_at = now() if on else None
-    m.recording_by = me.id if on else None
+    rec: Recording | None
+    if on:
+        rec = await lifecycle.begin(db, m, me)
+    else:
+        rec = await lifecycle.finish(db, m)  # post-processing picks it up
     present = await people(db, meeting_id, "in", "lobby")
     required = on and room.policy.explicit_recording_consent
     for p in present:
@@ -79,7 +83,8 @@ async def set_recording(
         "meeting.recording_start" if on else "meeting.recording_stop",
         target_type="meeting",
         target_id=meeting_id,
-        details={"consent_required": required} if on else {},
+        details={"recording_id": str(rec.id) if rec else None}
+        | ({"consent_required": required} if on else {}),
     )
     await announce(
         db,
@@ -141,8 +146,8 @@ async def give_consent(
     await _tell(db, principal, room, me, "consent")
     from overleg.meetings.media import signalling
 
-    if not agree:
-        await signalling.permissions_changed(db, room, me)
+    # agreeing lifts the hold at Janus (they may unmute now); declining keeps it
+    await signalling.permissions_changed(db, room, me)
     await signalling.recording_changed(db, room)
     return participant_public(me)
 
