@@ -8,9 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from overleg.api import health, problems
+from overleg.api.admin import alerts as admin_alerts
 from overleg.api.admin import audit as admin_audit
 from overleg.api.admin import dial_in as admin_dial_in
 from overleg.api.admin import groups as admin_groups
+from overleg.api.admin import recordings as admin_recordings
 from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
 from overleg.api.middleware import HttpBasics
@@ -25,10 +27,13 @@ from overleg.api.v1 import (
     meeting_room,
     meetings,
     messages,
+    recordings,
     teams,
 )
 from overleg.kernel.jobs import Scheduler
 from overleg.kernel.runtime import Runtime
+from overleg.meetings.recordings.expiry import run_expiry_everywhere
+from overleg.meetings.recordings.process import process_pending as process_recordings
 from overleg.workspace.jobs import purge_deleted_teams_everywhere
 
 #: Routes that answer without a session. Everything else requires one (tested).
@@ -61,6 +66,16 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             runtime.settings.teams_purge_interval_seconds,
             "teams.purge",
             lambda: purge_deleted_teams_everywhere(runtime),
+        )
+        jobs.every(
+            runtime.settings.recordings_process_interval_seconds,
+            "recordings.process",
+            lambda: process_recordings(runtime),
+        )
+        jobs.every(
+            runtime.settings.recordings_expiry_interval_seconds,
+            "recordings.expiry",
+            lambda: run_expiry_everywhere(runtime),
         )
         try:
             if check_schema:
@@ -109,6 +124,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         admin_groups.router,
         admin_tenant.router,
         admin_audit.router,
+        admin_alerts.router,
         teams.router,
         channels.router,
         chats.router,
@@ -119,6 +135,9 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         meeting_media.router,
         dial_in.router,
         admin_dial_in.router,
+        admin_recordings.router,
+        recordings.router,
+        recordings.meeting_router,
     ):
         app.include_router(r)
     s = runtime.settings

@@ -129,6 +129,8 @@ class Stage:
     ws: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
     #: per principal (``prepare_meetings``): meetings in progress, a dial-in gateway
     mt: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
+    #: per principal (``new_alert``): an open contoso alert
+    alerts: dict[str, uuid.UUID] = field(default_factory=dict)
     pending_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     pending_secret: dict[str, str] = field(default_factory=dict)
     #: whatever a test module's ``populate`` wants to remember
@@ -162,6 +164,7 @@ class Stage:
             self.target_domain[who] = await self.new_domain()
             self.ws[who] = await self.new_workspace()
             self.mt[who] = await self.new_meetings()
+            self.alerts[who] = await self.new_alert()
             if who not in CAST:
                 continue
             self.pending_headers[who] = await self.pending_session(who)
@@ -377,7 +380,8 @@ class Stage:
         recorded): sam co-organizes (not there), mia is the named presenter, gus (guest)
         and hank are attendees, an anonymous "Knocker" waits in the lobby. And a dial-in
         gateway of contoso."""
-        from overleg.meetings import dial_in, recording, room, scheduling
+        from overleg.meetings import dial_in, room, scheduling
+        from overleg.meetings.recordings import control as recording
         from overleg.meetings.schemas import (
             DialInGatewayCreate,
             InviteeIn,
@@ -434,8 +438,54 @@ class Stage:
                 w.operator_in("contoso"), db, DialInGatewayCreate(name=self.unique("Bridge "))
             )
         out["gateway"] = gw.gateway.id
+        # recordings of "meeting" with their files stored: a ready one (sam has an explicit
+        # grant), a deleted one (recycled, to restore) and one whose post-processing failed
+        from overleg.meetings.recordings import service as recordings
+        from overleg.meetings.recordings.schemas import RecordingAccessSet
+        from tests.meetings.recordings.factory import make_recording
+
+        for key, state in (
+            ("recording", "ready"),
+            ("recycled", "recycled"),
+            ("failed_recording", "failed"),  # for admins to retry
+        ):
+            made = await make_recording(
+                self.rt,
+                contoso,
+                out["meeting"],
+                organizer_id=w.id("olivia"),
+                started_by=w.id("olivia"),
+                state=state,
+            )
+            out[key], out[f"{key}_file"] = made.id, made.video_id
+        async with self.rt.database.transaction(tenant_id=contoso) as db:
+            grant = RecordingAccessSet(allowed=True)
+            await recordings.set_access(
+                w.principal("olivia"), db, out["recording"], w.id("sam"), grant
+            )
         self.made["contoso"] |= {str(v) for v in out.values()}
         return out
+
+    async def new_alert(self) -> uuid.UUID:
+        """An open contoso alert (about a recording that could not be processed), raised
+        as a job raises it."""
+        from overleg.threat.service import raise_alert
+
+        contoso = self.world.tenants["contoso"].id
+        target = uuid.uuid4()
+        async with self.rt.database.transaction(tenant_id=contoso) as db:
+            alert_id = await raise_alert(
+                db,
+                tenant_id=contoso,
+                kind="recording.processing_failed",
+                severity="medium",
+                title="A recording could not be processed",
+                details={"recording_id": target, "reason": "conversion failed"},
+                target_type="recording",
+                target_id=target,
+            )
+        self.made["contoso"] |= {str(alert_id), str(target)}
+        return alert_id
 
     async def pending_session(self, who: str) -> dict[str, str]:
         """A session of ``who`` that waits for the second factor (as after the password)."""
@@ -789,6 +839,47 @@ def contoso_gateway(st: Stage, who: str) -> Req:
     return Req({"gateway_id": str(st.mt[who]["gateway"])})
 
 
+def _recording(key: str) -> Ask:
+    """The caller's own copy of a recording of "meeting": ``recording`` (ready) or
+    ``recycled``."""
+
+    def ask(st: Stage, who: str) -> Req:
+        return Req({"recording_id": str(st.mt[who][key])})
+
+    ask.__name__ = key
+    return ask
+
+
+recording = _recording("recording")
+recording_video = _with(
+    recording, "recording_video", file_id=lambda st, w: st.mt[w]["recording_file"]
+)
+recording_expiry = _with(
+    recording,
+    "recording_expiry_in_30_days",
+    json=lambda st, w: {"expires_at": (now() + timedelta(days=30)).isoformat()},
+)
+recycled_restore = _with(_recording("recycled"), "recycled_restore", json=lambda st, w: {})
+recording_deny_hank = _with(
+    recording,
+    "recording_deny_hank",
+    user_id=lambda st, w: st.user_id("hank"),
+    json=lambda st, w: {"allowed": False},
+)
+failed_recording = _recording("failed_recording")
+recording_sam = _with(recording, "recording_grant_of_sam", user_id=lambda st, w: st.user_id("sam"))
+
+
+def contoso_alert(st: Stage, who: str) -> Req:
+    """An open contoso alert (one per principal)."""
+    return Req({"alert_id": str(st.alerts[who])})
+
+
+alert_resolved = _with(
+    contoso_alert, "contoso_alert_resolved", json=lambda st, w: {"resolution": "re-processed"}
+)
+
+
 # --- the table ------------------------------------------------------------------------------
 
 
@@ -998,10 +1089,29 @@ MATRIX: tuple[Row, ...] = (
     row("POST",   "/api/v1/meetings/{meeting_id}/media/subscriptions/{subscription_id}/answer", media_answer, 401, 503, 503, 503, 404, 404, 404, 404),
     row("DELETE", "/api/v1/meetings/{meeting_id}/media",            meeting,                    401, 204, 204, 204, 404, 404, 404, 404),
     row("GET",    "/api/v1/meetings/{meeting_id}/attendance",       meeting,                    401, 403, 403, 200, 404, 404, 404, 404),
+    # recordings of that meeting: olivia owns them, mia (invited) watches and downloads; gus,
+    # a guest, sees the meeting but no recording without a grant; a recycled one is hers only
+    row("GET",    "/api/v1/meetings/{meeting_id}/recordings",       meeting,                    401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/recordings/{recording_id}",              recording,                  401, 404, 200, 200, 404, 404, 404, 404),
+    row("PATCH",  "/api/v1/recordings/{recording_id}",              recording_expiry,           401, 404, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/recordings/{recording_id}",              recording,                  401, 404, 403, 204, 404, 404, 404, 404),
+    row("POST",   "/api/v1/recordings/{recording_id}/restore",      recycled_restore,           401, 404, 404, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/recordings/{recording_id}/files/{file_id}", recording_video,         401, 404, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/recordings/{recording_id}/files/{file_id}/download", recording_video, 401, 404, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/recordings/{recording_id}/access",       recording,                  401, 404, 403, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/recordings/{recording_id}/access/{user_id}", recording_deny_hank,    401, 404, 403, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/recordings/{recording_id}/access/{user_id}", recording_sam,          401, 404, 403, 204, 404, 404, 404, 404),
     # dial-in gateways: global admins, with a fresh second factor
     row("GET",    "/api/admin/dial-in/gateways",                    nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
     row("POST",   "/api/admin/dial-in/gateways",                    new_gateway,                401, 403, 403, 201, 403, 403, 403, 201),
     row("DELETE", "/api/admin/dial-in/gateways/{gateway_id}",       contoso_gateway,            401, 403, 403, 204, 403, 403, 403, 404),
+    # recordings whose post-processing waits or failed: global admins look and retry
+    row("GET",    "/api/admin/recordings",                          nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
+    row("POST",   "/api/admin/recordings/{recording_id}/retry",     failed_recording,           401, 403, 403, 200, 403, 403, 403, 404),
+    # alerts: global, security and compliance admins read them; compliance admins do not resolve
+    row("GET",    "/api/admin/alerts",                              nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
+    row("GET",    "/api/admin/alerts/{alert_id}",                   contoso_alert,              401, 403, 403, 200, 200, 200, 403, 404),
+    row("POST",   "/api/admin/alerts/{alert_id}/resolve",           alert_resolved,             401, 403, 403, 200, 200, 403, 403, 404),
 )
 # fmt: on
 

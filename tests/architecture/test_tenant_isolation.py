@@ -46,6 +46,7 @@ async def populate(st: Stage) -> None:
             slug=slug, rule="user.usertype -eq 'member'"
         )
         await _workspace(st, slug)
+        await _recording(st, slug)
 
 
 async def _workspace(st: Stage, slug: str) -> None:
@@ -85,6 +86,43 @@ async def _workspace(st: Stage, slug: str) -> None:
     }
 
 
+async def _recording(st: Stage, slug: str) -> None:
+    """A meeting of the admin's with the member invited, and a ready recording of it with
+    its files stored."""
+    from datetime import timedelta
+
+    from overleg.kernel.clock import now
+    from overleg.meetings import scheduling
+    from overleg.meetings.schemas import InviteeIn, MeetingCreate
+    from tests.meetings.recordings.factory import make_recording
+
+    admin, member = st.user_id(ADMIN[slug]), st.user_id(MEMBER[slug])
+    tenant = st.world.tenants[slug].id
+    start, subject = now() + timedelta(hours=1), f"Budget review {slug}"
+    async with st.rt.database.transaction(tenant_id=tenant) as db:
+        m = await scheduling.create_meeting(
+            st.world.principal(ADMIN[slug]),
+            db,
+            MeetingCreate(
+                subject=subject,
+                starts_at=start,
+                ends_at=start + timedelta(hours=1),
+                invitees=[InviteeIn(user_id=member)],
+            ),
+        )
+    rec = await make_recording(
+        st.rt,
+        tenant,
+        m.id,
+        organizer_id=admin,
+        started_by=admin,
+        people=(("Organizer", admin), ("Invitee", member)),
+        subject=subject,
+    )
+    st.notes[f"{slug}.meeting"] = m.id
+    st.made[slug] |= {str(m.id), str(rec.id), subject}
+
+
 @pytest.fixture(scope="module")
 async def stage(stage_db: tuple[str, Path]) -> AsyncIterator[Stage]:
     async with open_stage(stage_db, populate) as st:
@@ -117,6 +155,7 @@ LISTS: dict[str, Where] = {
     "channel posts": lambda st, t: f"/api/v1/channels/{st.notes[t + '.general']}/messages",
     "my chats": lambda st, t: "/api/v1/chats",
     "message search": lambda st, t: "/api/v1/search/messages?q=budget+plan",
+    "meeting recordings": lambda st, t: f"/api/v1/meetings/{st.notes[t + '.meeting']}/recordings",
 }
 
 #: audit searches aimed at the other tenant: they must find nothing at all
