@@ -140,7 +140,12 @@ def make_broker(settings: Settings) -> Broker:
 
 
 def make_object_store(settings: Settings) -> ObjectStore:
-    """Where sealed blobs (files, recordings) go: a local directory for now."""
+    """Where sealed blobs (files, recordings) go: a local directory, or an S3-compatible
+    store (``ConfigurationError`` if its settings are wrong; it is not contacted here)."""
+    if settings.storage_backend == "s3":
+        from overleg.files.storage_s3 import S3Store
+
+        return S3Store.from_settings(settings)
     assert settings.storage_dir is not None
     return LocalStore(settings.storage_dir)
 
