@@ -16,25 +16,34 @@ JANUS_WS_PORT ?= 18188
 JANUS_DIR := $(abspath $(DATA))/janus
 
 ## make run: set up (first time: keys, database, demo organisation) and serve Overleg; with
-## Janus installed, a private Janus (config by `overleg media config`) gives meetings media
+## Janus installed, a private Janus (config by `overleg media config`) gives meetings media;
+## with ClamAV installed, a private clamd (`overleg scan start`) scans uploads (without it,
+## uploads stay pending: nothing else breaks)
 run: install
 	@$(UV) run --no-sync overleg init
-	@if [ -n "$$OVERLEG_MEDIA_JANUS" ]; then \
+	@$(UV) run --no-sync overleg scan update-signatures --timeout 900 2>&1 | sed 's/^/scanning: signatures: /' || true
+	@stop_clamd=:; trap '$$stop_clamd' EXIT; trap 'exit 130' INT TERM; \
+	if out=$$($(UV) run --no-sync overleg scan start 2>&1); then \
+	  clamd_pid=$$(printf '%s\n' "$$out" | tail -n 1); stop_clamd="kill $$clamd_pid"; \
+	  echo "scanning: on (clamd pid $$clamd_pid, log $(DATA)/clamd/clamd.log)"; \
+	else \
+	  echo "scanning: off - uploads stay pending ($$(printf '%s\n' "$$out" | tail -n 1))"; \
+	fi; \
+	if [ -n "$$OVERLEG_MEDIA_JANUS" ]; then \
 	  echo "media: on, with the Janus instances in OVERLEG_MEDIA_JANUS"; \
-	  exec $(UV) run --no-sync overleg serve; \
+	  $(UV) run --no-sync overleg serve; exit $$?; \
 	elif ! command -v janus >/dev/null 2>&1; then \
 	  echo "media: off - meetings run without audio/video (to add them: apt-get install janus janus-tools)"; \
-	  exec $(UV) run --no-sync overleg serve; \
+	  $(UV) run --no-sync overleg serve; exit $$?; \
 	fi; \
 	if ! $(UV) run --no-sync overleg media config --out "$(JANUS_DIR)" --name local \
 	    --ws-port $(JANUS_WS_PORT) >/dev/null; then \
 	  echo "media: off - no Janus config (error above); meetings run without audio/video"; \
-	  exec $(UV) run --no-sync overleg serve; \
+	  $(UV) run --no-sync overleg serve; exit $$?; \
 	fi; \
 	janus -C "$(JANUS_DIR)/janus.jcfg" -F "$(JANUS_DIR)" -L "$(abspath $(DATA))/janus.log" -N -o \
 	  </dev/null >"$(abspath $(DATA))/janus.stdout.log" 2>&1 & janus_pid=$$!; \
-	trap 'kill $$janus_pid 2>/dev/null && wait $$janus_pid 2>/dev/null' EXIT; \
-	trap 'exit 130' INT TERM; \
+	trap 'kill $$janus_pid 2>/dev/null && wait $$janus_pid 2>/dev/null; $$stop_clamd' EXIT; \
 	export OVERLEG_MEDIA_JANUS='[{"name":"local","url":"ws://127.0.0.1:$(JANUS_WS_PORT)"}]'; \
 	for _ in $$(seq 1 50); do (exec 3<>/dev/tcp/127.0.0.1/$(JANUS_WS_PORT)) 2>/dev/null && break; sleep 0.1; done; \
 	if $(UV) run --no-sync overleg media check >/dev/null 2>&1; then \

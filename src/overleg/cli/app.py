@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from overleg.cli import audit, db, keys, media, recordings, server, teams, tenants, users
+from overleg.cli import (
+    audit,
+    db,
+    keys,
+    media,
+    recordings,
+    scan,
+    server,
+    storage,
+    teams,
+    tenants,
+    users,
+)
 
 app = typer.Typer(
     help="Overleg: run and administer a self-hosted team workspace.",
@@ -21,6 +33,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(teams.app, name="teams")
 app.add_typer(media.app, name="media")
 app.add_typer(recordings.app, name="recordings")
+app.add_typer(scan.app, name="scan")
+app.add_typer(storage.app, name="storage")
 
 
 def main() -> None:
