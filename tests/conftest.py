@@ -139,6 +139,9 @@ def test_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         # tests run the recording jobs themselves, when they want them
         "recordings_process_interval_seconds": 0,
         "recordings_expiry_interval_seconds": 0,
+        "files_scan_interval_seconds": 0,
+        # small parts, so that multi-part uploads stay small in tests
+        "files_part_bytes": 128 * 1024,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

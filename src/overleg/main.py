@@ -12,6 +12,7 @@ from overleg.api.admin import alerts as admin_alerts
 from overleg.api.admin import audit as admin_audit
 from overleg.api.admin import dial_in as admin_dial_in
 from overleg.api.admin import groups as admin_groups
+from overleg.api.admin import quarantine as admin_quarantine
 from overleg.api.admin import recordings as admin_recordings
 from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
@@ -22,6 +23,7 @@ from overleg.api.v1 import (
     chats,
     dial_in,
     events,
+    files,
     me,
     meeting_media,
     meeting_room,
@@ -30,6 +32,9 @@ from overleg.api.v1 import (
     recordings,
     teams,
 )
+from overleg.files.scan import rescan_recent as rescan_uploads
+from overleg.files.scan import scan_pending as scan_uploads
+from overleg.files.uploads import purge_expired_uploads
 from overleg.kernel.jobs import Scheduler
 from overleg.kernel.runtime import Runtime
 from overleg.meetings.recordings.expiry import run_expiry_everywhere
@@ -76,6 +81,21 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             runtime.settings.recordings_expiry_interval_seconds,
             "recordings.expiry",
             lambda: run_expiry_everywhere(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds,
+            "files.scan",
+            lambda: scan_uploads(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds and 300.0,
+            "files.rescan",
+            lambda: rescan_uploads(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds and 3600.0,
+            "files.uploads",
+            lambda: purge_expired_uploads(runtime),
         )
         try:
             if check_schema:
@@ -136,6 +156,8 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         dial_in.router,
         admin_dial_in.router,
         admin_recordings.router,
+        files.router,
+        admin_quarantine.router,
         recordings.router,
         recordings.meeting_router,
     ):
@@ -144,6 +166,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
     app.add_middleware(
         HttpBasics,
         max_body=s.max_request_bytes,
+        max_part=s.files_part_bytes,
         trusted_proxies=s.trusted_proxies,
         hsts=bool(s.public_base_url and s.public_base_url.startswith("https://")),
     )

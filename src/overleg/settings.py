@@ -85,8 +85,35 @@ class Settings(BaseSettings):
     #: how often each node moves expired recordings to the recycle state and purges them
     recordings_expiry_interval_seconds: float = Field(default=3600.0, ge=0)
 
-    # objects (files, recordings): sealed blobs in a local directory by default
-    storage_dir: Path | None = None  # default: <data_dir>/objects
+    # objects (files, recordings): sealed blobs in a local directory by default, or in an
+    # S3-compatible object store (which then sees only ids and ciphertext)
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path | None = None  # local: default <data_dir>/objects
+    s3_endpoint_url: str | None = None  # e.g. https://s3.example.net (None: AWS)
+    s3_bucket: str = "overleg"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = ""  # put before every object key, e.g. "prod/"
+    #: the size of the parts of a resumable upload (a multiple of 64 KiB)
+    files_part_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, multiple_of=64 * 1024)
+    files_upload_hours: int = Field(default=24, ge=1)  # an unfinished upload is kept this long
+    #: how often each node scans pending uploads (0: never; tests call it directly)
+    files_scan_interval_seconds: float = Field(default=2.0, ge=0)
+
+    # malware scanning: ClamAV's clamd (unix socket or host:port), YARA rules, Office macros
+    scan_clamd_socket: Path | None = None  # default: <data_dir>/clamd/clamd.sock
+    scan_clamd_tcp: str | None = None  # "host:port"; used instead of the socket when set
+    scan_clamd_db_dir: Path | None = None  # the signature databases Overleg manages
+    scan_yara_dir: Path | None = None  # admins' own rules (*.yar, *.yara); default <data_dir>/yara
+    scan_timeout_seconds: float = Field(default=120.0, gt=0)
+    #: files up to this size are also inspected in memory (YARA, macros, archive members);
+    #: larger ones get clamd's streamed scan only
+    scan_deep_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    scan_archive_max_depth: int = Field(default=5, ge=1)
+    scan_archive_max_members: int = Field(default=10_000, ge=1)
+    scan_archive_max_expanded_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    scan_archive_max_ratio: int = Field(default=200, ge=2)  # expanded / compressed, per member
 
     # keys: "local" keyring file protected by a master key, or a PKCS#11 HSM
     key_provider: Literal["local", "pkcs11"] = "local"
@@ -134,6 +161,12 @@ class Settings(BaseSettings):
             self.media_recordings_dir = self.data_dir / "recordings-raw"
         if self.storage_dir is None:
             self.storage_dir = self.data_dir / "objects"
+        if self.scan_clamd_socket is None:
+            self.scan_clamd_socket = self.data_dir / "clamd" / "clamd.sock"
+        if self.scan_clamd_db_dir is None:
+            self.scan_clamd_db_dir = self.data_dir / "clamav"
+        if self.scan_yara_dir is None:
+            self.scan_yara_dir = self.data_dir / "yara"
         if self.media_api_secret is None or self.media_admin_key is None:
             # the environment wins; the file only fills in what it did not set
             stored = read_media_secrets(self.data_dir)

@@ -101,6 +101,7 @@ class Req:
     json: Any = None
     headers: dict[str, str] | None = None
     query: dict[str, str] | None = None
+    content: bytes | None = None  # a raw body (upload parts)
 
     def ids(self) -> frozenset[str]:
         """The ids (and domain names) in the path."""
@@ -131,6 +132,8 @@ class Stage:
     mt: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
     #: per principal (``new_alert``): an open contoso alert
     alerts: dict[str, uuid.UUID] = field(default_factory=dict)
+    #: per principal (``new_files``): files and uploads of mia in the "Ops" channel
+    fl: dict[str, dict[str, uuid.UUID]] = field(default_factory=dict)
     pending_headers: dict[str, dict[str, str]] = field(default_factory=dict)
     pending_secret: dict[str, str] = field(default_factory=dict)
     #: whatever a test module's ``populate`` wants to remember
@@ -165,6 +168,7 @@ class Stage:
             self.ws[who] = await self.new_workspace()
             self.mt[who] = await self.new_meetings()
             self.alerts[who] = await self.new_alert()
+            self.fl[who] = await self.new_files(self.ws[who]["ops"])
             if who not in CAST:
                 continue
             self.pending_headers[who] = await self.pending_session(who)
@@ -466,6 +470,47 @@ class Stage:
         self.made["contoso"] |= {str(v) for v in out.values()}
         return out
 
+    async def new_files(self, channel_id: uuid.UUID) -> dict[str, uuid.UUID]:
+        """In a channel of ``new_workspace``: mia's ``clean`` file, a file whose version is
+        quarantined (``infected_version``), an upload of mia's with nothing sent
+        (``upload``) and one with its only part sent (``upload_full``)."""
+        from overleg.files import uploads
+        from overleg.files.models import FileItem, FileVersion
+        from overleg.files.schemas import UploadStart
+        from tests.files.content import samples
+
+        mia = self.world.principal("mia")
+        place = {"container_type": "channel", "container_id": channel_id}
+
+        async def one_part(data: bytes) -> Any:
+            yield data
+
+        out: dict[str, uuid.UUID] = {}
+        async with self.rt.database.transaction(tenant_id=mia.tenant_id) as db:
+            png = samples.image("PNG")  # the clean file has a preview
+            for key, state in (("clean", "clean"), ("infected", "infected")):
+                up = await uploads.start_upload(
+                    mia, db, UploadStart(**place, name=f"{key}.png", size=len(png))
+                )
+                await uploads.put_part(mia, db, up.id, 0, one_part(png))
+                made = await uploads.complete_upload(mia, db, up.id)
+                f = await db.get(FileItem, made.id)
+                assert f is not None and f.current_version_id is not None
+                v = await db.get(FileVersion, f.current_version_id)
+                assert v is not None
+                v.scan_state = f.state = state
+                v.scan_findings = [{"engine": "clamav", "name": "Example.Test", "detail": "-"}]
+                out[key], out[f"{key}_version"] = f.id, v.id
+            for key in ("upload", "upload_full"):
+                up = await uploads.start_upload(
+                    mia, db, UploadStart(**place, name="u.txt", size=10)
+                )
+                if key == "upload_full":
+                    await uploads.put_part(mia, db, up.id, 0, one_part(b"0123456789"))
+                out[key] = up.id
+        self.made["contoso"] |= {str(v) for v in out.values()}
+        return out
+
     async def new_alert(self) -> uuid.UUID:
         """An open contoso alert (about a recording that could not be processed), raised
         as a job raises it."""
@@ -508,8 +553,11 @@ class Stage:
         json: Any = None,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         h = self.headers[who] if headers is None else headers
+        if content is not None:
+            return await self.client.request(method, path, content=content, headers=h, params=query)
         return await self.client.request(method, path, json=json, headers=h, params=query)
 
     async def send(
@@ -517,7 +565,13 @@ class Stage:
     ) -> httpx.Response:
         path = row.path.format(**req.params)
         return await self.call(
-            who, row.method, path, json=req.json, headers=headers or req.headers, query=req.query
+            who,
+            row.method,
+            path,
+            json=req.json,
+            headers=headers or req.headers,
+            query=req.query,
+            content=req.content,
         )
 
     async def audit_head(self, tenant_id: uuid.UUID) -> int:
@@ -870,6 +924,35 @@ failed_recording = _recording("failed_recording")
 recording_sam = _with(recording, "recording_grant_of_sam", user_id=lambda st, w: st.user_id("sam"))
 
 
+def _fl(key: str, name: str) -> Ask:
+    def ask(st: Stage, who: str) -> Req:
+        return Req({name: str(st.fl[who][key])})
+
+    ask.__name__ = key
+    return ask
+
+
+clean_file = _fl("clean", "file_id")
+quarantined = _fl("infected_version", "version_id")
+quarantine_rescan = _with(quarantined, "quarantine_rescan", json=lambda st, w: {"action": "rescan"})
+mias_upload = _fl("upload", "upload_id")
+mias_full_upload = _fl("upload_full", "upload_id")
+
+
+def ops_files(st: Stage, who: str) -> Req:
+    """The files of the "Ops" channel (a team of olivia's with mia and gus in it)."""
+    return Req(query={"container_type": "channel", "container_id": str(st.ws[who]["ops"])})
+
+
+def upload_into_ops(st: Stage, who: str) -> Req:
+    body = {"container_type": "channel", "container_id": str(st.ws[who]["ops"])}
+    return Req(json={**body, "name": "new.txt", "size": 10})
+
+
+def mias_upload_part(st: Stage, who: str) -> Req:
+    return Req({"upload_id": str(st.fl[who]["upload"]), "n": "0"}, content=b"abcdefghij")
+
+
 def contoso_alert(st: Stage, who: str) -> Req:
     """An open contoso alert (one per principal)."""
     return Req({"alert_id": str(st.alerts[who])})
@@ -1105,6 +1188,20 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/admin/dial-in/gateways",                    nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
     row("POST",   "/api/admin/dial-in/gateways",                    new_gateway,                401, 403, 403, 201, 403, 403, 403, 201),
     row("DELETE", "/api/admin/dial-in/gateways/{gateway_id}",       contoso_gateway,            401, 403, 403, 204, 403, 403, 403, 404),
+    # files: the channel's members see them and upload; an upload is its uploader's alone
+    row("POST",   "/api/v1/files/uploads",                          upload_into_ops,            401, 201, 201, 201, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/uploads/{upload_id}",              mias_upload,                401, 404, 200, 404, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/files/uploads/{upload_id}/parts/{n}",    mias_upload_part,           401, 404, 200, 404, 404, 404, 404, 404),
+    row("POST",   "/api/v1/files/uploads/{upload_id}/complete",     mias_full_upload,           401, 404, 201, 404, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/files/uploads/{upload_id}",              mias_upload,                401, 404, 204, 404, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files",                                  ops_files,                  401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/{file_id}",                        clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/{file_id}/content",                clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/{file_id}/preview",                clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    # quarantine: security and global admins
+    row("GET",    "/api/admin/quarantine",                          nothing,                    401, 403, 403, 200, 200, 403, 403, 200),
+    row("POST",   "/api/admin/quarantine/{version_id}",             quarantine_rescan,          401, 403, 403, 200, 200, 403, 403, 404),
+    row("GET",    "/api/admin/quarantine/{version_id}/content",     quarantined,                401, 403, 403, 200, 200, 403, 403, 404),
     # recordings whose post-processing waits or failed: global admins look and retry
     row("GET",    "/api/admin/recordings",                          nothing,                    401, 403, 403, 200, 403, 403, 403, 200),
     row("POST",   "/api/admin/recordings/{recording_id}/retry",     failed_recording,           401, 403, 403, 200, 403, 403, 403, 404),

@@ -25,6 +25,7 @@ REQUESTS = Counter("overleg_http_requests_total", "HTTP requests", ["method", "r
 LATENCY = Histogram("overleg_http_request_seconds", "HTTP request duration", ["method", "route"])
 log = structlog.get_logger("overleg.http")
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_PART = re.compile(r"^/api/v1/files/uploads/[^/]+/parts/[0-9]+$")
 
 CSP = (
     "default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; "
@@ -81,10 +82,18 @@ def _is_ip(a: str) -> bool:
 
 class HttpBasics:
     def __init__(
-        self, app: ASGIApp, *, max_body: int, trusted_proxies: list[str], hsts: bool
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        trusted_proxies: list[str],
+        hsts: bool,
+        max_part: int = 0,
     ) -> None:
         self.app = app
         self.max_body = max_body
+        #: upload parts (PUT .../uploads/{id}/parts/{n}) may be this large instead
+        self.max_part = max(max_part, max_body)
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         self.hsts = hsts
 
@@ -101,9 +110,12 @@ class HttpBasics:
         start = time.perf_counter()
         status_holder = {"status": 500}
 
+        limit = self.max_body
+        if scope.get("method") == "PUT" and _PART.match(scope.get("path", "")):
+            limit = self.max_part
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-            await self._reject_too_large(scope, send, rid)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._reject_too_large(scope, send, rid, limit)
             return
         received = 0
         too_large = started = False
@@ -113,7 +125,7 @@ class HttpBasics:
             msg = await receive()
             if msg["type"] == "http.request":
                 received += len(msg.get("body", b""))
-                if received > self.max_body:
+                if received > limit:
                     too_large = True
                     raise _TooLarge
             return msg
@@ -136,7 +148,7 @@ class HttpBasics:
             with contextlib.suppress(_TooLarge):
                 await self.app(scope, limited_receive, send_wrapper)
             if too_large and not started:
-                await self._reject_too_large(scope, send, rid)
+                await self._reject_too_large(scope, send, rid, limit)
                 status_holder["status"] = 413
         finally:
             route = scope.get("route")
@@ -170,13 +182,13 @@ class HttpBasics:
             out.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
         return out
 
-    async def _reject_too_large(self, scope: Scope, send: Send, rid: str) -> None:
+    async def _reject_too_large(self, scope: Scope, send: Send, rid: str, limit: int) -> None:
         body = json.dumps(
             {
                 "type": "https://overleg.invalid/problems/too-large",
                 "title": "Request too large",
                 "status": 413,
-                "detail": f"The request body is larger than {self.max_body} bytes.",
+                "detail": f"The request body is larger than {limit} bytes.",
                 "instance": scope.get("path", ""),
                 "request_id": rid,
             }

@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` knows every table."""
 
 from overleg.audit import models as audit_models
+from overleg.files import models as files_models
 from overleg.identity import models as identity_models
 from overleg.kernel.crypto import models as crypto_models
 from overleg.kernel.db.base import Base
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "audit_models",
     "crypto_models",
+    "files_models",
     "identity_models",
     "meetings_models",
     "messaging_models",

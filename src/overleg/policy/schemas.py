@@ -147,7 +147,57 @@ class RecordingPolicy(BaseModel):
     )
 
 
+BlockedKind = Literal["executable", "script", "archive"]
+
+
+def _executables() -> list[BlockedKind]:
+    return ["executable"]
+
+
+class FilePolicy(BaseModel):
+    """Files: sizes and quotas, what may be uploaded, and how files may be shared
+    (SharePoint's sharing settings, Defender's file policies)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_file_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, le=250 * 1024**3, description="largest file one may upload"
+    )
+    tenant_quota_bytes: int | None = Field(
+        default=None, ge=0, description="storage for all files of the organisation; null: no limit"
+    )
+    user_quota_bytes: int | None = Field(
+        default=None, ge=0, description="storage for the files one person uploaded; null: no limit"
+    )
+    blocked_kinds: list[BlockedKind] = Field(
+        default_factory=_executables,
+        description="kinds of content refused at upload, told by the content, not the name",
+    )
+    macro_policy: Literal["block", "warn", "allow"] = Field(
+        default="block",
+        description="Office files with suspicious auto-executing macros: quarantined (block), "
+        "marked (warn), or let through (allow)",
+    )
+    sharing_links: Literal["off", "people", "anyone"] = Field(
+        default="people",
+        description="sharing links: none; for signed-in people of the organisation; also "
+        "for guests and people outside it",
+    )
+    link_max_days: int | None = Field(
+        default=30, ge=1, le=3650, description="longest a sharing link may live; null: no limit"
+    )
+    link_password_required: bool = False
+    rescan_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="when the scanners' signatures change, files uploaded this many days back "
+        "are scanned again",
+    )
+
+
 POLICY_KINDS: dict[str, type[BaseModel]] = {
+    "files": FilePolicy,
     "privacy": PrivacyPolicy,
     "recordings": RecordingPolicy,
     "mfa": MfaPolicy,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from overleg.files.sealed import CHUNK
-from overleg.meetings.recordings.service import RangeNotSatisfiable, byte_range
+from overleg.files.streams import RangeNotSatisfiable, byte_range
 from tests.meetings.recordings.conftest import Scene, problem
 from tests.meetings.recordings.factory import AUDIO, VIDEO
 

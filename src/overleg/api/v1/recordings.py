@@ -4,13 +4,12 @@ the files themselves (streamed with byte ranges for players, or downloaded)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from overleg.api import problems
 from overleg.api.deps import CurrentPrincipal, Db
+from overleg.api.streaming import MEDIA_RESPONSES, send_stream
 from overleg.meetings.recordings import service
 from overleg.meetings.recordings.schemas import (
     RecordingAccessEntry,
@@ -23,11 +22,7 @@ from overleg.meetings.recordings.schemas import (
 router = APIRouter(prefix="/api/v1/recordings", tags=["recordings"])
 meeting_router = APIRouter(prefix="/api/v1/meetings", tags=["recordings"])
 
-_MEDIA: dict[int | str, dict[str, Any]] = {
-    200: {"description": "the whole file"},
-    206: {"description": "the byte range asked for (`Range: bytes=...`)"},
-    416: {"description": "the range is malformed or outside the file"},
-}
+_MEDIA = MEDIA_RESPONSES
 
 
 @meeting_router.get("/{meeting_id}/recordings", response_model=list[RecordingPublic])
@@ -75,31 +70,10 @@ async def _send(
     *,
     download: bool,
 ) -> Response:
-    try:
-        s = await service.open_stream(
-            p, db, recording_id, file_id, request.headers.get("range"), download=download
-        )
-    except service.RangeNotSatisfiable as e:
-        return problems.problem(
-            request,
-            e.status,
-            e.type,
-            e.title,
-            e.detail,
-            headers={"Content-Range": f"bytes */{e.size}", "Accept-Ranges": "bytes"},
-            size=e.size,
-        )
-    # Cache-Control: no-store and X-Content-Type-Options: nosniff come with every /api/
-    # answer (api.middleware); setting them here would send each header twice
-    headers = {"Accept-Ranges": "bytes", "Content-Length": str(s.length)}
-    if s.status == 206:
-        headers["Content-Range"] = s.content_range
-    headers["Content-Disposition"] = (
-        f'attachment; filename="{s.filename}"' if s.filename else "inline"
+    opening = service.open_stream(
+        p, db, recording_id, file_id, request.headers.get("range"), download=download
     )
-    return StreamingResponse(
-        s.body, status_code=s.status, media_type=s.content_type, headers=headers
-    )
+    return await send_stream(request, opening, attachment=download)
 
 
 @router.get("/{recording_id}/files/{file_id}", response_class=StreamingResponse, responses=_MEDIA)

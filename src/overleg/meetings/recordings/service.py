@@ -8,19 +8,17 @@ request is. Every change is audited in the same transaction.
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.service import record
+from overleg.files.streams import Stream, byte_range, primed
 from overleg.identity import service as identity
 from overleg.kernel.clock import now
-from overleg.kernel.errors import Conflict, NotFound, OverlegError
+from overleg.kernel.errors import Conflict, NotFound
 from overleg.meetings.access import can_see
 from overleg.meetings.models import Meeting, Recording, RecordingAccess, RecordingFile
 from overleg.meetings.recordings import store
@@ -46,19 +44,6 @@ from overleg.security.authz.enforce import not_found_denied
 from overleg.security.principal import Principal
 
 TARGET = "recording"
-
-
-class RangeNotSatisfiable(OverlegError):
-    """416: the Range header asks for bytes the file does not have, or is malformed. The
-    API answers with ``Content-Range: bytes */<size>``."""
-
-    status = 416
-    type = "range-not-satisfiable"
-    title = "Range not satisfiable"
-
-    def __init__(self, detail: str, *, size: int) -> None:
-        super().__init__(detail, extra={"size": size})
-        self.size = size
 
 
 # --- the expiry of new recordings -----------------------------------------------------------
@@ -176,41 +161,6 @@ async def get_recording(
 
 # --- streaming and downloads ------------------------------------------------------------------
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-_MAX_RANGE_HEADER = 200
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The bytes ``(first, last)`` (inclusive) one ``Range`` header asks for (RFC 9110
-    14.1.2: ``bytes=a-b``, ``bytes=a-``, ``bytes=-n``); None: send the whole file (no header,
-    another range unit, or several ranges: a server may ignore the header, and a player
-    never asks for several). ``RangeNotSatisfiable`` when it is malformed or asks for
-    nothing the file has."""
-    if header is None or not header.strip():
-        return None
-    unit = header.split("=", 1)[0].strip().lower()
-    if "=" in header and unit != "bytes":
-        return None
-    if "," in header and unit == "bytes":
-        return None
-    found = _RANGE.match(header) if len(header) <= _MAX_RANGE_HEADER else None
-    if found is None or (not found[1] and not found[2]):
-        raise RangeNotSatisfiable(f"Malformed Range header: {header[:50]!r}.", size=size)
-    first, last = found[1], found[2]
-    if not first:  # a suffix: the last n bytes
-        n = int(last)
-        if n == 0 or size == 0:
-            raise RangeNotSatisfiable("The range asks for no bytes.", size=size)
-        return max(0, size - n), size - 1
-    start = int(first)
-    end = size - 1 if not last else min(int(last), size - 1)
-    if last and int(last) < start:
-        raise RangeNotSatisfiable(f"Malformed Range header: {header[:50]!r}.", size=size)
-    if start >= size:
-        raise RangeNotSatisfiable(f"The file has {size} bytes.", size=size)
-    return start, end
-
-
 #: file name extensions by media type (downloads are named by ids, never by people)
 EXTENSIONS = {
     "video/webm": "webm",
@@ -220,41 +170,6 @@ EXTENSIONS = {
     "video/mp4": "mp4",
     "audio/mp4": "m4a",
 }
-
-
-@dataclass(frozen=True)
-class Stream:
-    """What the API sends: ``body`` yields bytes ``start..end`` (inclusive) of ``size``."""
-
-    content_type: str
-    size: int
-    start: int
-    end: int
-    status: int  # 200 (whole file) or 206 (a range)
-    body: AsyncIterator[bytes]
-    filename: str | None = None  # downloads only
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
-
-    @property
-    def content_range(self) -> str:
-        return f"bytes {self.start}-{self.end}/{self.size}"
-
-
-async def _primed(parts: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``parts`` with its first block read now: a missing or broken object fails while the
-    answer can still be an error, not halfway through a 200."""
-    first = await anext(parts, None)
-
-    async def rest() -> AsyncIterator[bytes]:
-        if first is not None:
-            yield first
-        async for part in parts:
-            yield part
-
-    return rest()
 
 
 async def open_stream(
@@ -276,7 +191,7 @@ async def open_stream(
         raise NotFound(f"No file with id {file_id} in this recording.")
     span = byte_range(range_header, f.size)
     start, end = span if span is not None else (0, f.size - 1)
-    body = await _primed(
+    body = await primed(
         await store.reader(db, rec.tenant_id, rec.id, str(f.id), f.key_enc, start, end + 1)
     )
     filename = None

@@ -25,6 +25,7 @@ class Action(StrEnum):
     DIAL_IN_MANAGE = "dial_in.manage"  # credentials of dial-in (PSTN/SIP) gateways
     RECORDING_MANAGE = "recording.manage"  # failed post-processing: look, retry
     ALERT_READ = "alert.read"
+    FILE_QUARANTINE = "file.quarantine"  # see, release, delete, rescan quarantined files
     ALERT_MANAGE = "alert.manage"  # resolve alerts
     # tenant administration
     TENANT_CREATE = "tenant.create"

@@ -58,6 +58,7 @@ PERMISSIONS: dict[Role, frozenset[A]] = {
             A.KEYS_ROTATE,
             A.ALERT_READ,
             A.ALERT_MANAGE,
+            A.FILE_QUARANTINE,
         }
     ),
     Role.COMPLIANCE_ADMIN: frozenset(

@@ -1,0 +1,98 @@
+"""Load a file or a place for files AND establish what the caller may do with it.
+
+Visibility follows the container: a channel's files are for whoever reads the channel
+(the team's members, or a private channel's members), a chat's for its members, one's own
+files for oneself. Something the caller may not see is answered like something missing
+(404), audited. Opening the content needs more: a file is opened by everyone who sees it
+only once it is scanned clean; while the scan is pending only its uploader may open it;
+infected and scan-failed files are opened by nobody here (security admins use the
+quarantine).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overleg.files.models import FileItem, FileVersion
+from overleg.kernel.errors import NotFound
+from overleg.messaging.access import access_chat
+from overleg.security.authz.actions import Action
+from overleg.security.authz.enforce import authorize, not_found_denied, refuse
+from overleg.security.principal import Principal
+from overleg.workspace.access import access_channel
+
+
+class Need(StrEnum):
+    SEE = "see"  # listed, its details shown
+    OPEN = "open"  # its content downloaded
+    WRITE = "write"  # a new version, renamed
+
+
+@dataclass(frozen=True)
+class Place:
+    """A container the caller may use."""
+
+    type: str
+    id: uuid.UUID
+    team_id: uuid.UUID | None
+    writable: bool
+
+
+async def access_place(
+    principal: Principal,
+    db: AsyncSession,
+    container_type: str,
+    container_id: uuid.UUID,
+    *,
+    action: str,
+) -> Place:
+    authorize(principal, Action.WORKSPACE_USE)
+    if container_type == "channel":
+        ch = await access_channel(principal, db, container_id, action=action)
+        return Place("channel", container_id, ch.team.id, ch.writable)
+    if container_type == "chat":
+        await access_chat(principal, db, container_id, action=action)
+        return Place("chat", container_id, None, True)
+    if container_type == "user" and container_id == principal.user_id:
+        return Place("user", container_id, None, True)
+    raise not_found_denied(principal, action, container_type, str(container_id))
+
+
+def may_open(principal: Principal, f: FileItem, v: FileVersion) -> str | None:
+    """Why the caller may not open version ``v`` of ``f`` (None: they may)."""
+    if v.scan_state == "clean":
+        return None
+    if v.scan_state == "scan_pending":
+        if v.uploaded_by == principal.user_id:
+            return None
+        return "the file is still being scanned for malware"
+    if v.scan_state == "infected":
+        return "the file is quarantined: malware was found in it"
+    return "the file could not be scanned; it stays blocked until an admin scans it again"
+
+
+async def access_file(
+    principal: Principal, db: AsyncSession, file_id: uuid.UUID, *, action: str, need: Need
+) -> tuple[FileItem, FileVersion, Place]:
+    """The file, its current version and its place, if the caller sees it (404 otherwise),
+    and may do ``need`` with it (403 otherwise, audited)."""
+    f = await db.get(FileItem, file_id)
+    if f is None or f.deleted_at is not None or f.current_version_id is None:
+        raise not_found_denied(principal, action, "file", str(file_id))
+    try:
+        place = await access_place(principal, db, f.container_type, f.container_id, action=action)
+    except NotFound:  # audited as a denial by the container's check
+        raise NotFound(f"No file with id {file_id}.") from None
+    v = await db.get(FileVersion, f.current_version_id)
+    assert v is not None
+    if need is Need.OPEN and (why := may_open(principal, f, v)):
+        raise refuse(principal, action, why, target_type="file", target_id=str(file_id))
+    if need is Need.WRITE and not place.writable:
+        raise refuse(
+            principal, action, "this place is read-only", target_type="file", target_id=str(file_id)
+        )
+    return f, v, place

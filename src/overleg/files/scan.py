@@ -1,0 +1,251 @@
+"""The malware scan of uploads, as a job: every version in ``scan_pending`` is scanned by
+the engines (``files.scanning.pipeline``) and becomes ``clean``, ``infected``
+(quarantined) or ``scan_failed`` (blocked until an admin rescans it).
+
+- The database is the queue: a node claims a version with a lease, scans the plaintext it
+  streams from the object store (never written to disk), and records the verdict, the
+  findings and the signatures' fingerprint.
+- clamd unreachable: the version stays ``scan_pending`` (nobody but its uploader can open
+  it) and the job stops for this round; the next round goes on where it stopped.
+- Infected or failed: an admin alert, an event to the uploader, an audit record.
+- When the signatures change, clean versions uploaded within the policy's
+  ``rescan_days`` are scanned again in the background; they stay openable meanwhile and
+  are quarantined only if something is found now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overleg.audit.service import record
+from overleg.files import blobs
+from overleg.files.models import Blob, FileItem, FileVersion
+from overleg.files.scanning import pipeline
+from overleg.files.scanning.clamd import ClamdClient
+from overleg.files.scanning.signatures import settings_fingerprint
+from overleg.files.uploads import open_name, policy
+from overleg.kernel.clock import now
+from overleg.kernel.events.outbox import emit
+from overleg.kernel.runtime import Runtime
+from overleg.security.principal import for_tenant, system
+from overleg.threat.service import raise_alert
+
+log = structlog.get_logger("overleg.files.scan")
+
+LEASE = timedelta(minutes=10)
+STATES = {"clean": "clean", "infected": "infected", "failed": "scan_failed"}
+
+
+@dataclass
+class ScanRun:
+    """What one round did: (version id, new state); ``unavailable``: clamd was down."""
+
+    scanned: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    unavailable: bool = False
+
+
+async def _claim(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> bool:
+    t = now()
+    async with rt.database.transaction(tenant_id=tenant_id) as db:
+        done = await db.execute(
+            update(FileVersion)
+            .where(
+                FileVersion.id == version_id,
+                or_(FileVersion.scan_claimed_until.is_(None), FileVersion.scan_claimed_until < t),
+            )
+            .values(scan_claimed_until=t + LEASE, scan_attempts=FileVersion.scan_attempts + 1)
+        )
+        return bool(getattr(done, "rowcount", 0))
+
+
+async def _release(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> None:
+    async with rt.database.transaction(tenant_id=tenant_id) as db:
+        v = await db.get(FileVersion, version_id)
+        if v is not None:
+            v.scan_claimed_until = None
+
+
+async def _scan_one(
+    rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID
+) -> pipeline.ScanResult:
+    """Scan a claimed version. ``ScannerUnavailable`` passes through."""
+    async with rt.database.transaction(tenant_id=tenant_id) as db:
+        v = await db.get(FileVersion, version_id)
+        assert v is not None
+        f = await db.get(FileItem, v.file_id)
+        blob = await db.get(Blob, v.blob_id)
+        assert f is not None and blob is not None
+        name = await open_name(db, tenant_id, f.id, f.name_enc)
+        macro_policy = (await policy(db)).macro_policy
+        key = await blobs.blob_key(db, blob)
+        where = (blobs.store_of(db), blob.tenant_id, blob.id, blob.size, blob.part_size, key)
+
+    def open_stream() -> AsyncIterator[bytes]:
+        return blobs.read_with_key(*where, 0, where[3])
+
+    return await pipeline.scan(
+        open_stream, size=blob.size, name=name, settings=rt.settings, macro_policy=macro_policy
+    )
+
+
+async def _apply(
+    db: AsyncSession,
+    tenant_id: uuid.UUID,
+    version_id: uuid.UUID,
+    result: pipeline.ScanResult,
+    *,
+    rescan: bool,
+) -> str:
+    """Record the verdict; the version's state after it."""
+    v = await db.get(FileVersion, version_id)
+    assert v is not None
+    f = await db.get(FileItem, v.file_id)
+    assert f is not None
+    name = await open_name(db, tenant_id, f.id, f.name_enc)
+    state = STATES[result.state]
+    # the file's name is sealed at rest: it does not go into the findings in the clear
+    findings = [
+        {
+            "engine": x.engine,
+            "name": x.name,
+            "detail": x.detail.replace(name, "(the file)") if name else x.detail,
+            "severity": x.severity,
+        }
+        for x in result.findings
+    ]
+    v.scan_claimed_until, v.scanned_at, v.scan_fingerprint = None, now(), result.fingerprint
+    if rescan and state != "infected":
+        return v.scan_state  # a rescan only ever quarantines; a failure keeps it clean
+    v.scan_state, v.scan_findings = state, findings
+    if f.current_version_id == v.id:
+        f.state = state
+    actor = for_tenant(system(job="files.scan"), tenant_id)
+    await record(
+        actor,
+        db,
+        "file.scan",
+        target_type="file",
+        target_id=f.id,
+        details={
+            "version": v.number,
+            "state": state,
+            "findings": [x["name"] for x in findings][:20],
+            "engines": result.engines,
+            "rescan": rescan,
+        },
+    )
+    if state != "clean":
+        await raise_alert(
+            db,
+            tenant_id=tenant_id,
+            kind="file.infected" if state == "infected" else "file.scan_failed",
+            severity="high" if state == "infected" else "medium",
+            title="Malware was found in an upload; it is quarantined"
+            if state == "infected"
+            else "An upload could not be scanned; it stays blocked",
+            details={
+                "file_id": f.id,
+                "version_id": v.id,
+                "findings": [x["name"] for x in findings][:20],
+            },
+            target_type="file_version",
+            target_id=v.id,
+        )
+    await emit(
+        db,
+        tenant_id=tenant_id,
+        type="file.scanned",
+        payload={"file_id": str(f.id), "version": v.number, "state": state},
+        recipients=[v.uploaded_by],
+    )
+    return state
+
+
+async def scan_pending(rt: Runtime, *, limit: int = 100) -> ScanRun:
+    """Scan up to ``limit`` pending versions (all tenants), oldest first."""
+    run = ScanRun()
+    async with rt.database.transaction(unscoped=True) as db:
+        rows = (
+            await db.execute(
+                select(FileVersion.tenant_id, FileVersion.id)
+                .where(
+                    FileVersion.scan_state == "scan_pending",
+                    or_(
+                        FileVersion.scan_claimed_until.is_(None),
+                        FileVersion.scan_claimed_until < now(),
+                    ),
+                )
+                .order_by(FileVersion.uploaded_at)
+                .limit(limit)
+            )
+        ).all()
+    for tenant_id, version_id in rows:
+        if not await _claim(rt, tenant_id, version_id):
+            continue
+        try:
+            result = await _scan_one(rt, tenant_id, version_id)
+        except pipeline.ScannerUnavailable as exc:
+            await _release(rt, tenant_id, version_id)
+            log.warning("scanner_unavailable", error=str(exc))
+            run.unavailable = True
+            return run
+        async with rt.database.transaction(tenant_id=tenant_id) as db:
+            run.scanned.append(
+                (version_id, await _apply(db, tenant_id, version_id, result, rescan=False))
+            )
+    return run
+
+
+async def rescan_recent(rt: Runtime, *, limit: int = 500) -> ScanRun:
+    """Scan again the clean versions uploaded within each organisation's ``rescan_days``
+    whose last scan used other signatures than the scanners have now."""
+    current = await asyncio.to_thread(settings_fingerprint, rt.settings)
+    run = ScanRun()
+    async with rt.database.transaction(unscoped=True) as db:
+        rows = (
+            await db.execute(
+                select(FileVersion.tenant_id, FileVersion.id, FileVersion.uploaded_at)
+                .where(
+                    FileVersion.scan_state == "clean",
+                    or_(
+                        FileVersion.scan_fingerprint.is_(None),
+                        FileVersion.scan_fingerprint != current,
+                    ),
+                )
+                .order_by(FileVersion.uploaded_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    if rows:
+        # clamd re-reads its databases by itself only every few minutes
+        with contextlib.suppress(pipeline.ScannerUnavailable, OSError):
+            await ClamdClient.from_settings(rt.settings).reload()
+    days: dict[uuid.UUID, int] = {}
+    for tenant_id, version_id, uploaded_at in rows:
+        if tenant_id not in days:
+            async with rt.database.transaction(tenant_id=tenant_id) as db:
+                days[tenant_id] = (await policy(db)).rescan_days
+        if uploaded_at < now() - timedelta(days=days[tenant_id]):
+            continue
+        if not await _claim(rt, tenant_id, version_id):
+            continue
+        try:
+            result = await _scan_one(rt, tenant_id, version_id)
+        except pipeline.ScannerUnavailable:
+            await _release(rt, tenant_id, version_id)
+            run.unavailable = True
+            return run
+        async with rt.database.transaction(tenant_id=tenant_id) as db:
+            run.scanned.append(
+                (version_id, await _apply(db, tenant_id, version_id, result, rescan=True))
+            )
+    return run
