@@ -106,3 +106,23 @@ async def make_preview(principal: Principal, db: AsyncSession, file_id: uuid.UUI
 
 def _render(data: bytes, name: str) -> Preview | None:
     return preview(data, detect_full(data, name))
+
+
+async def missing_attachments(
+    db: AsyncSession, container_type: str, container_id: uuid.UUID, file_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Of ``file_ids``, those that are not files of this place (a message may attach only
+    files of its own channel or chat: their visibility is the message's)."""
+    if not file_ids:
+        return []
+    found = set(
+        await db.scalars(
+            select(FileItem.id).where(
+                FileItem.id.in_(file_ids),
+                FileItem.container_type == container_type,
+                FileItem.container_id == container_id,
+                FileItem.deleted_at.is_(None),
+            )
+        )
+    )
+    return [f for f in file_ids if f not in found]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.service import record
 from overleg.identity import service as identity
+from overleg.files import service as files
 from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict, NotFound, ValidationFailed
 from overleg.kernel.events.outbox import emit
@@ -222,6 +223,12 @@ async def _store(
 ) -> MessagePublic:
     _require_writable(c)
     _gate(p, content_gate.Channel.MESSAGE, data.text, c)
+    missing = await files.missing_attachments(db, c.type, c.id, data.attachments)
+    if missing:
+        raise ValidationFailed(
+            f"attachments: {missing[0]} is not a file of this {c.type}: upload it here first.",
+            extra={"field": "attachments"},
+        )
     mentions = await _mentions(p, db, c, data.text)
     m = Message(
         tenant_id=p.tenant_id,
