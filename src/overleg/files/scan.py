@@ -18,8 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.service import record
 from overleg.files import blobs
+from overleg.files.content import detect_full
+from overleg.files.extract import extract_text
 from overleg.files.models import Blob, FileItem, FileVersion
 from overleg.files.scanning import pipeline
 from overleg.files.scanning.clamd import ClamdClient
@@ -36,7 +38,8 @@ from overleg.files.uploads import open_name, policy
 from overleg.kernel.clock import now
 from overleg.kernel.events.outbox import emit
 from overleg.kernel.runtime import Runtime
-from overleg.security.principal import for_tenant, system
+from overleg.security import content_gate
+from overleg.security.principal import Principal, for_tenant, system
 from overleg.threat.service import raise_alert
 
 log = structlog.get_logger("overleg.files.scan")
@@ -88,12 +91,46 @@ async def _scan_one(
         macro_policy = (await policy(db)).macro_policy
         key = await blobs.blob_key(db, blob)
         where = (blobs.store_of(db), blob.tenant_id, blob.id, blob.size, blob.part_size, key)
+        size, place = blob.size, (f.container_type, str(f.container_id))
 
     def open_stream() -> AsyncIterator[bytes]:
         return blobs.read_with_key(*where, 0, where[3])
 
-    return await pipeline.scan(
-        open_stream, size=blob.size, name=name, settings=rt.settings, macro_policy=macro_policy
+    result = await pipeline.scan(
+        open_stream, size=size, name=name, settings=rt.settings, macro_policy=macro_policy
+    )
+    if result.state != "clean" or size > rt.settings.scan_deep_max_bytes:
+        return result
+    found = await _gate(for_tenant(system(job="files.scan"), tenant_id), open_stream, name, place)
+    if found is None:
+        return result
+    findings = [*result.findings, found]
+    return replace(result, state=pipeline.verdict(findings), findings=findings)
+
+
+async def _gate(
+    actor: Principal,
+    open_stream: Callable[[], AsyncIterator[bytes]],
+    name: str,
+    place: tuple[str, str],
+) -> pipeline.Finding | None:
+    """The file's text through the content gate, like every other way content comes in
+    (DLP and content search see files too). A block quarantines the file like malware;
+    a warning is noted."""
+    data = b"".join([part async for part in open_stream()])
+    extracted = await asyncio.to_thread(lambda: extract_text(data, detect_full(data, name)))
+    if not extracted.text.strip():
+        return None
+    verdict = content_gate.inspect(
+        actor, content_gate.Content(content_gate.Channel.FILE, extracted.text, *place)
+    )
+    if verdict.kind is content_gate.VerdictKind.ALLOW:
+        return None
+    return pipeline.Finding(
+        engine="content_gate",
+        name="Overleg.ContentGate." + verdict.kind.value.capitalize(),
+        detail="; ".join(verdict.reasons)[:500] or verdict.kind.value,
+        severity="infected" if verdict.kind is content_gate.VerdictKind.BLOCK else "warning",
     )
 
 

@@ -6,14 +6,18 @@ is scanned when clamd is back. New signatures rescan recent clean files."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from docx import Document
 
 from overleg.files.scan import rescan_recent, scan_pending
 from overleg.files.scanning.signatures import eicar, malware_marker
+from overleg.security import content_gate
+from overleg.security.principal import Principal
 from tests.files.core.conftest import Shelf
 from tests.files.scanning.helpers import zipped
 from tests.files.scanning.office import docm
@@ -150,3 +154,37 @@ class TestClamdDown:
         run = await rescan_recent(shelf.world.rt)
         assert [s for _, s in run.scanned] == ["infected"]
         assert (await shelf.content("olivia", f["id"])).status_code == 403
+
+
+async def test_the_text_of_files_goes_through_the_content_gate(shelf: Shelf) -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def dlp(_: Principal, content: content_gate.Content) -> content_gate.Verdict:
+        if content.channel is not content_gate.Channel.FILE:
+            return content_gate.Verdict()
+        seen.append((content.text, content.container_id))
+        if "PROJECT-X" in content.text:
+            return content_gate.Verdict(content_gate.VerdictKind.BLOCK, ("project X is secret",))
+        return content_gate.Verdict()
+
+    content_gate.register("test-dlp", dlp)
+    try:
+        doc = Document()
+        doc.add_paragraph("Plans for PROJECT-X, not for sharing.")
+        buf = io.BytesIO()
+        doc.save(buf)
+        secret = await shelf.upload("mia", "plans.docx", buf.getvalue())
+        fine = await shelf.upload("mia", "lunch.txt", b"Lunch is at noon.\n")
+        await scan_pending(shelf.world.rt)
+    finally:
+        content_gate.unregister("test-dlp")
+    assert ("Lunch is at noon.\n", str(shelf.channel_id)) in seen
+    assert any("PROJECT-X" in text for text, _ in seen)  # the docx's text, extracted
+    r = await shelf.call("olivia", "GET", f"/api/v1/files/{secret['id']}")
+    assert r.json()["state"] == "infected"
+    r = await shelf.call("sid", "GET", "/api/admin/quarantine")
+    [q] = r.json()
+    assert [(x["engine"], x["detail"]) for x in q["findings"]] == [
+        ("content_gate", "project X is secret")
+    ]
+    assert (await shelf.content("olivia", fine["id"])).status_code == 200
