@@ -1,5 +1,5 @@
-"""``python -m tests.bench [--postgres] [--quick] [--no-media]``: run the benchmarks, print a
-table.
+"""``python -m tests.bench [--postgres] [--quick] [--no-media] [--no-files]``: run the
+benchmarks, print a table.
 
 See docs/BENCHMARKS.md for what each one measures and the recorded results.
 """
@@ -19,7 +19,9 @@ from pathlib import Path
 import structlog
 
 from overleg.bootstrap import configure_logging
+from overleg.kernel.runtime import Runtime
 from tests.bench import audit, fanout, machine, send, signin
+from tests.bench import files as files_bench
 from tests.bench import media as media_bench
 from tests.bench import meetings as meetings_bench
 from tests.bench import search as search_bench
@@ -48,6 +50,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--no-media",
         action="store_true",
         help="skip benchmark 8 (a private Janus, aiortc peers, always SQLite; about 2 minutes)",
+    )
+    p.add_argument(
+        "--no-files",
+        action="store_true",
+        help="skip benchmark 9 (uploads and a private clamd; about 30 seconds)",
     )
     p.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds (default 4 sign-in, 6 audit)"
@@ -117,6 +124,7 @@ def _report(
     sr: search_bench.SearchBenchResult,
     mt: meetings_bench.MeetingsResult,
     md: media_bench.MediaResult | str,
+    fl: files_bench.FilesResult | str,
     elapsed: float,
 ) -> str:
     c1 = si.comparison
@@ -199,6 +207,7 @@ def _report(
     )
     rows += _meetings_rows(mt)
     rows += _media_rows(md)
+    rows += _files_rows(fl)
     header = [
         "benchmark",
         "subject",
@@ -249,6 +258,12 @@ def _report(
             media_bench.report(md).replace("\n", "\n       ")
             if isinstance(md, media_bench.MediaResult)
             else f"skipped: {md}"
+        ),
+        "  9 : "
+        + (
+            files_bench.report(fl).replace("\n", "\n       ")
+            if isinstance(fl, files_bench.FilesResult)
+            else f"skipped: {fl}"
         ),
         "",
         *_where_the_time_goes(au),
@@ -320,6 +335,41 @@ def _media_rows(md: media_bench.MediaResult | str) -> list[list[str]]:
     return rows
 
 
+def _files_rows(fl: files_bench.FilesResult | str) -> list[list[str]]:
+    if isinstance(fl, str):
+        return [["9  files (clamd)", "-", "-", "-", "-", "-", f"skipped: {fl}"]]
+    rows = []
+    for letter, u in zip("abcdefgh", fl.uploads, strict=False):
+        c = u.comparison
+        rows.append(
+            [
+                f"9{letter} upload+scan, {u.case.label}",
+                _rate(files_bench.mbps(c.subject), "MB/s"),
+                _rate(files_bench.mbps(c.baseline), "MB/s"),
+                f"ratio {c.ratio:.2f}",
+                _spread(c, overhead=False),
+                f"{c.subject.cpu_per_unit * 1e9:.1f} vs {c.baseline.cpu_per_unit * 1e9:.2f} ms/MB",
+                f"{'within' if u.within_target else 'OUTSIDE'} target (>= "
+                f"{files_bench.TARGET_RATIO}); baseline: clamd INSTREAM alone; deep inspection "
+                f"{'yes' if u.deep else 'no'}; Overleg adds {u.extra_ms:.0f} ms",
+            ]
+        )
+    s, n = fl.seal, len(fl.uploads)
+    for letter, what, c in (("abcdefgh"[n], "write", s.write), ("abcdefgh"[n + 1], "read", s.read)):
+        rows.append(
+            [
+                f"9{letter} sealed {what}, {s.size // files_bench.MB} MB",
+                _rate(files_bench.mbps(c.subject), "MB/s"),
+                _rate(files_bench.mbps(c.baseline), "MB/s"),
+                f"ratio {c.ratio:.2f}",
+                _spread(c, overhead=False),
+                f"{c.subject.cpu_per_unit * 1e9:.2f} vs {c.baseline.cpu_per_unit * 1e9:.2f} ms/MB",
+                "baseline: the same bytes in plain into the same LocalStore folder",
+            ]
+        )
+    return rows
+
+
 def _where_the_time_goes(au: audit.AuditResult) -> list[str]:
     b = au.breakdown
     lines = [
@@ -383,11 +433,12 @@ async def _run(backend: Backend, data_dir: Path, args: argparse.Namespace) -> st
             rounds=1 if quick else 3,
             after=10 if quick else meetings_bench.AFTER,
         )
+        fl = await _files(rt, args)
     finally:
         await rt.database.dispose()
     md = await _media(data_dir.parent / "media", args)
     facts.append(("load at end", machine.load()))
-    return _report(backend, facts, si, au, sp, fo, sr, mt, md, time.perf_counter() - started)
+    return _report(backend, facts, si, au, sp, fo, sr, mt, md, fl, time.perf_counter() - started)
 
 
 async def _media(directory: Path, args: argparse.Namespace) -> media_bench.MediaResult | str:
@@ -398,6 +449,16 @@ async def _media(directory: Path, args: argparse.Namespace) -> media_bench.Media
     try:
         return await media_bench.run(directory, **(media_bench.QUICK if args.quick else {}))
     except media_bench.Unavailable as exc:
+        return str(exc)
+
+
+async def _files(rt: Runtime, args: argparse.Namespace) -> files_bench.FilesResult | str:
+    """Benchmark 9 on the run's database, or why it did not run (no clamd)."""
+    if args.no_files:
+        return "--no-files"
+    try:
+        return await files_bench.run(rt, **(files_bench.QUICK if args.quick else {}))
+    except files_bench.Unavailable as exc:
         return str(exc)
 
 

@@ -92,6 +92,7 @@ async def _scan_one(
         key = await blobs.blob_key(db, blob)
         where = (blobs.store_of(db), blob.tenant_id, blob.id, blob.size, blob.part_size, key)
         size, place = blob.size, (f.container_type, str(f.container_id))
+        textual = _has_text(v.content_type)
 
     def open_stream() -> AsyncIterator[bytes]:
         return blobs.read_with_key(*where, 0, where[3])
@@ -99,13 +100,31 @@ async def _scan_one(
     result = await pipeline.scan(
         open_stream, size=size, name=name, settings=rt.settings, macro_policy=macro_policy
     )
-    if result.state != "clean" or size > rt.settings.scan_deep_max_bytes:
+    if result.state != "clean" or not textual or size > rt.settings.scan_deep_max_bytes:
         return result
     found = await _gate(for_tenant(system(job="files.scan"), tenant_id), open_stream, name, place)
     if found is None:
         return result
     findings = [*result.findings, found]
     return replace(result, state=pipeline.verdict(findings), findings=findings)
+
+
+#: types whose text the content gate reads (the type was told by the content at upload)
+TEXT_TYPES = frozenset(
+    {
+        "application/pdf",
+        "application/json",
+        "application/xml",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.ms-word.document.macroEnabled.12",
+        "application/vnd.ms-excel.sheet.macroEnabled.12",
+    }
+)
+
+
+def _has_text(content_type: str) -> bool:
+    return content_type.startswith("text/") or content_type in TEXT_TYPES
 
 
 async def _gate(

@@ -67,7 +67,7 @@ def plain_size(stored: int) -> int:
 class Sealed:
     size: int  # plaintext bytes
     stored: int  # bytes in the object store
-    sha256: str  # of the plaintext
+    sha256: str  # of the plaintext ("" when not asked for)
 
 
 async def _rechunk(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
@@ -85,11 +85,17 @@ async def _rechunk(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
 
 
 async def write(
-    store: ObjectStore, key: str, chunks: AsyncIterable[bytes], content_key: bytes, aad: bytes
+    store: ObjectStore,
+    key: str,
+    chunks: AsyncIterable[bytes],
+    content_key: bytes,
+    aad: bytes,
+    *,
+    digest: bool = True,
 ) -> Sealed:
     """Seal the plaintext ``chunks`` into ``store`` under ``key``."""
     aead = AESGCM(content_key)
-    digest = hashlib.sha256()
+    hashed = hashlib.sha256() if digest else None
     total = 0
 
     async def sealed() -> AsyncIterator[bytes]:
@@ -101,14 +107,15 @@ async def write(
             if pending is not None:
                 yield aead.encrypt(_nonce(index, False), pending, MAGIC + aad)
                 index += 1
-            digest.update(piece)
+            if hashed is not None:
+                hashed.update(piece)
             total += len(piece)
             pending = piece
         assert pending is not None  # _rechunk yields at least one piece
         yield aead.encrypt(_nonce(index, True), pending, MAGIC + aad)
 
     stored = await store.put(key, sealed())
-    return Sealed(total, stored, digest.hexdigest())
+    return Sealed(total, stored, hashed.hexdigest() if hashed is not None else "")
 
 
 async def read(
