@@ -18,8 +18,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.service import record
-from overleg.identity import service as identity
 from overleg.files import service as files
+from overleg.identity import service as identity
 from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict, NotFound, ValidationFailed
 from overleg.kernel.events.outbox import emit
