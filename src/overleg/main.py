@@ -32,6 +32,7 @@ from overleg.api.v1 import (
     recordings,
     teams,
 )
+from overleg.files.purge import collect_orphans, purge_deleted_everywhere
 from overleg.files.scan import rescan_recent as rescan_uploads
 from overleg.files.scan import scan_pending as scan_uploads
 from overleg.files.uploads import purge_expired_uploads
@@ -53,6 +54,10 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/api/v1/meetings/join/{join_code}"),
         # dial-in gateways authenticate with their own credential, not a session
         ("POST", "/api/v1/dial-in/calls"),
+        # sharing links: an "anyone" link opens without an account; the link's token finds
+        # its organisation, and a "people" link checks the session itself (files.links)
+        ("GET", "/api/v1/files/links/{token}"),
+        ("GET", "/api/v1/files/links/{token}/content"),
     }
 )
 
@@ -96,6 +101,16 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             runtime.settings.files_scan_interval_seconds and 3600.0,
             "files.uploads",
             lambda: purge_expired_uploads(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds and 3600.0,
+            "files.purge",
+            lambda: purge_deleted_everywhere(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds and 3600.0,
+            "files.orphans",
+            lambda: collect_orphans(runtime),
         )
         try:
             if check_schema:

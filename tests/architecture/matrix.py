@@ -473,10 +473,12 @@ class Stage:
     async def new_files(self, channel_id: uuid.UUID) -> dict[str, uuid.UUID]:
         """In a channel of ``new_workspace``: mia's ``clean`` file, a file whose version is
         quarantined (``infected_version``), an upload of mia's with nothing sent
-        (``upload``) and one with its only part sent (``upload_full``)."""
-        from overleg.files import uploads
+        (``upload``) and one with its only part sent (``upload_full``). The clean file is
+        shared with hank and has a ``link`` for people of contoso; ``deleted`` is a file of
+        mia's in the channel's recycle bin."""
+        from overleg.files import manage, sharing, uploads
         from overleg.files.models import FileItem, FileVersion
-        from overleg.files.schemas import UploadStart
+        from overleg.files.schemas import LinkCreate, ShareSet, UploadStart
         from tests.files.content import samples
 
         mia = self.world.principal("mia")
@@ -501,6 +503,15 @@ class Stage:
                 v.scan_state = f.state = state
                 v.scan_findings = [{"engine": "clamav", "name": "Example.Test", "detail": "-"}]
                 out[key], out[f"{key}_version"] = f.id, v.id
+            hank = self.world.id("hank")
+            await sharing.share_file(mia, db, out["clean"], hank, ShareSet(role="view"))
+            out["link"] = (await sharing.create_link(mia, db, out["clean"], LinkCreate())).id
+            up = await uploads.start_upload(
+                mia, db, UploadStart(**place, name="old.png", size=len(png))
+            )
+            await uploads.put_part(mia, db, up.id, 0, one_part(png))
+            out["deleted"] = (await uploads.complete_upload(mia, db, up.id)).id
+            await manage.delete_file(mia, db, out["deleted"])
             for key in ("upload", "upload_full"):
                 up = await uploads.start_upload(
                     mia, db, UploadStart(**place, name="u.txt", size=10)
@@ -937,6 +948,20 @@ quarantined = _fl("infected_version", "version_id")
 quarantine_rescan = _with(quarantined, "quarantine_rescan", json=lambda st, w: {"action": "rescan"})
 mias_upload = _fl("upload", "upload_id")
 mias_full_upload = _fl("upload_full", "upload_id")
+deleted_file = _fl("deleted", "file_id")
+clean_renamed = _with(clean_file, "clean_renamed", json=lambda st, w: {"name": "renamed.png"})
+clean_to_board = _with(
+    clean_file, "clean_to_board", json=lambda st, w: {"container_id": str(st.ws[w]["board"])}
+)
+clean_share_sam = _with(
+    clean_file,
+    "clean_share_sam",
+    user_id=lambda st, w: st.user_id("sam"),
+    json=lambda st, w: {"role": "view"},
+)
+clean_share_hank = _with(clean_file, "clean_share_hank", user_id=lambda st, w: st.user_id("hank"))
+clean_new_link = _with(clean_file, "clean_new_link", json=lambda st, w: {"audience": "people"})
+clean_link = _with(clean_file, "clean_link", link_id=lambda st, w: st.fl[w]["link"])
 
 
 def ops_files(st: Stage, who: str) -> Req:
@@ -1198,6 +1223,22 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/v1/files/{file_id}",                        clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
     row("GET",    "/api/v1/files/{file_id}/content",                clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
     row("GET",    "/api/v1/files/{file_id}/preview",                clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/shared",                           nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("GET",    "/api/v1/files/{file_id}/versions",               clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    # the place's people rename, delete and restore (the guest gus too: he writes in Ops);
+    # moving needs the target channel too (gus is not in the private "Board")
+    row("PATCH",  "/api/v1/files/{file_id}",                        clean_renamed,              401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/files/{file_id}/move",                   clean_to_board,             401, 404, 200, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/files/{file_id}",                        clean_file,                 401, 204, 204, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/deleted",                          ops_files,                  401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/files/{file_id}/restore",                deleted_file,               401, 200, 200, 200, 404, 404, 404, 404),
+    # sharing: whoever writes the file, except guests
+    row("GET",    "/api/v1/files/{file_id}/shares",                 clean_file,                 401, 403, 200, 200, 404, 404, 404, 404),
+    row("PUT",    "/api/v1/files/{file_id}/shares/{user_id}",       clean_share_sam,            401, 403, 200, 200, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/files/{file_id}/shares/{user_id}",       clean_share_hank,           401, 403, 204, 204, 404, 404, 404, 404),
+    row("GET",    "/api/v1/files/{file_id}/links",                  clean_file,                 401, 403, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/files/{file_id}/links",                  clean_new_link,             401, 403, 201, 201, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/files/{file_id}/links/{link_id}",        clean_link,                 401, 403, 204, 204, 404, 404, 404, 404),
     # quarantine: security and global admins
     row("GET",    "/api/admin/quarantine",                          nothing,                    401, 403, 403, 200, 200, 403, 403, 200),
     row("POST",   "/api/admin/quarantine/{version_id}",             quarantine_rescan,          401, 403, 403, 200, 200, 403, 403, 404),

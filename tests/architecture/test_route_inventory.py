@@ -115,10 +115,14 @@ async def test_every_other_route_needs_a_session(app: FastAPI, anon: httpx.Async
 
 async def test_public_routes_answer_without_a_session(anon: httpx.AsyncClient) -> None:
     for method, path in sorted(PUBLIC_ROUTES):
-        if method != "GET":
+        if method != "GET" or "{" in path:
             continue
         resp = await anon.get(path)
         assert resp.status_code == 200, f"{path}: {resp.status_code} {resp.text[:200]}"
+    # a sharing link (tested with real links in tests/files/sharing) that does not exist is
+    # "not found", not "sign in first"
+    resp = await anon.get("/api/v1/files/links/no-such-link")
+    assert (resp.status_code, problem_type(resp)) == (404, "not-found"), resp.text
     # sign-in is public: a wrong password is answered as such, not with "sign in first"
     resp = await anon.post(
         "/api/v1/auth/sign-in", json={"email": "nobody@contoso.example", "password": "x" * 12}

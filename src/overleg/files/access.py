@@ -2,11 +2,13 @@
 
 Visibility follows the container: a channel's files are for whoever reads the channel
 (the team's members, or a private channel's members), a chat's for its members, one's own
-files for oneself. Something the caller may not see is answered like something missing
-(404), audited. Opening the content needs more: a file is opened by everyone who sees it
-only once it is scanned clean; while the scan is pending only its uploader may open it;
-infected and scan-failed files are opened by nobody here (security admins use the
-quarantine).
+files for oneself. A file may also be shared with named people of the organisation
+(``FileShare``): they see it, and with the ``edit`` role write it (new versions, a new
+name), without seeing its place. Something the caller may not see is answered like
+something missing (404), audited. Opening the content needs more: a file is opened by
+everyone who sees it only once it is scanned clean; while the scan is pending only its
+uploader may open it; infected and scan-failed files are opened by nobody here (security
+admins use the quarantine).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from overleg.files.models import FileItem, FileVersion
+from overleg.files.models import FileItem, FileShare, FileVersion
 from overleg.kernel.errors import NotFound
 from overleg.messaging.access import access_chat
 from overleg.security.authz.actions import Action
@@ -34,12 +37,14 @@ class Need(StrEnum):
 
 @dataclass(frozen=True)
 class Place:
-    """A container the caller may use."""
+    """A container the caller may use (or, with ``shared`` set, the place of a file the
+    caller reaches only through a share of that role: "view" | "edit")."""
 
     type: str
     id: uuid.UUID
     team_id: uuid.UUID | None
     writable: bool
+    shared: str | None = None
 
 
 async def access_place(
@@ -75,6 +80,31 @@ def may_open(principal: Principal, f: FileItem, v: FileVersion) -> str | None:
     return "the file could not be scanned; it stays blocked until an admin scans it again"
 
 
+async def share_of(
+    db: AsyncSession, file_id: uuid.UUID, user_id: uuid.UUID | None
+) -> FileShare | None:
+    if user_id is None:
+        return None
+    found: FileShare | None = await db.scalar(
+        select(FileShare).where(FileShare.file_id == file_id, FileShare.user_id == user_id)
+    )
+    return found
+
+
+async def file_place(principal: Principal, db: AsyncSession, f: FileItem, *, action: str) -> Place:
+    """The place of ``f`` as the caller uses it: through its container, or else through a
+    share with the caller (404 "no such file" otherwise, audited)."""
+    try:
+        return await access_place(principal, db, f.container_type, f.container_id, action=action)
+    except NotFound:
+        pass
+    share = await share_of(db, f.id, principal.user_id)
+    if share is None:
+        raise not_found_denied(principal, action, "file", str(f.id)) from None
+    writable = share.role == "edit"
+    return Place(f.container_type, f.container_id, f.team_id, writable, shared=share.role)
+
+
 async def access_file(
     principal: Principal, db: AsyncSession, file_id: uuid.UUID, *, action: str, need: Need
 ) -> tuple[FileItem, FileVersion, Place]:
@@ -83,16 +113,14 @@ async def access_file(
     f = await db.get(FileItem, file_id)
     if f is None or f.deleted_at is not None or f.current_version_id is None:
         raise not_found_denied(principal, action, "file", str(file_id))
-    try:
-        place = await access_place(principal, db, f.container_type, f.container_id, action=action)
-    except NotFound:  # audited as a denial by the container's check
-        raise NotFound(f"No file with id {file_id}.") from None
+    place = await file_place(principal, db, f, action=action)
     v = await db.get(FileVersion, f.current_version_id)
     assert v is not None
     if need is Need.OPEN and (why := may_open(principal, f, v)):
         raise refuse(principal, action, why, target_type="file", target_id=str(file_id))
     if need is Need.WRITE and not place.writable:
-        raise refuse(
-            principal, action, "this place is read-only", target_type="file", target_id=str(file_id)
-        )
+        why = "this place is read-only"
+        if place.shared:
+            why = "the file is shared with you to view only"
+        raise refuse(principal, action, why, target_type="file", target_id=str(file_id))
     return f, v, place

@@ -77,3 +77,115 @@ class QuarantinedPublic(BaseModel):
 
 class QuarantineDecision(InputModel):
     action: Literal["release", "delete", "rescan"]
+
+
+# --- sharing ------------------------------------------------------------------------------
+
+ShareRole = Literal["view", "edit"]
+LinkAudience = Literal["people", "anyone"]
+
+
+class ShareSet(InputModel):
+    """``view``: see and open the file; ``edit``: also upload new versions and rename it."""
+
+    role: ShareRole
+
+
+class SharePublic(BaseModel):
+    file_id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    role: ShareRole
+    by: str = Field(description="who shared it")
+    at: datetime
+
+
+class SharedFilePublic(FilePublic):
+    """A file shared with the caller by name."""
+
+    role: ShareRole
+    shared_by: str
+    shared_at: datetime
+
+
+class LinkCreate(InputModel):
+    """A sharing link, where the organisation's policy allows it. ``people``: people of the
+    organisation who are signed in (not guests); ``anyone``: whoever has the link (only
+    when the policy allows such links). Without ``expires_at`` the link lives as long as the
+    policy's ``link_max_days`` allows (for ever only when the policy sets no limit)."""
+
+    role: ShareRole = "view"
+    audience: LinkAudience = "people"
+    expires_at: datetime | None = None
+    password: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=256,
+        description="asked for when the link is used (header X-Link-Password)",
+    )
+
+
+class LinkPublic(BaseModel):
+    """A sharing link as its file's managers see it (never its token)."""
+
+    id: uuid.UUID
+    file_id: uuid.UUID
+    role: ShareRole
+    audience: LinkAudience
+    expires_at: datetime | None
+    has_password: bool
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None
+    state: Literal["active", "expired", "revoked"]
+
+
+class LinkCreated(LinkPublic):
+    token: str = Field(description="shown once: only its hash is kept")
+    url: str = Field(description="the path that opens the link (GET, with /content: download)")
+
+
+class LinkView(BaseModel):
+    """What a sharing link shows to whoever uses it."""
+
+    name: str
+    size: int
+    content_type: str
+    state: ScanState = Field(description="only a clean file opens through a link")
+    version: int
+    updated_at: datetime
+    role: ShareRole
+    audience: LinkAudience
+    expires_at: datetime | None
+    content_url: str
+
+
+# --- managing -----------------------------------------------------------------------------
+
+
+class VersionPublic(BaseModel):
+    number: int
+    size: int
+    content_type: str
+    state: ScanState
+    uploaded_by: uuid.UUID
+    uploaded_at: datetime
+    current: bool
+
+
+class FileRename(InputModel):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class FileMove(InputModel):
+    """Another channel of the same team."""
+
+    container_id: uuid.UUID
+
+
+class DeletedFilePublic(FilePublic):
+    """A file in its place's recycle bin."""
+
+    deleted_at: datetime
+    deleted_by: str | None
+    purge_after: datetime = Field(description="restorable until then; purged for good after")

@@ -1,15 +1,50 @@
-"""Files: resumable uploads, listing, details and downloads (with byte ranges)."""
+"""Files: resumable uploads, listing, details and downloads (with byte ranges); sharing
+with people and by link; versions, rename, move, delete and restore.
+
+Routes with a fixed second segment (``/shared``, ``/deleted``, ``/links/{token}``) are
+declared before the ``/{file_id}`` ones, which would take them otherwise.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 
-from overleg.api.deps import CurrentPrincipal, Db
+from overleg.api.deps import (
+    CurrentPrincipal,
+    Db,
+    anonymous_principal,
+    current_principal,
+    request_token,
+    runtime,
+    session_principal,
+    unit_of_work,
+)
 from overleg.api.streaming import MEDIA_RESPONSES, send_stream
-from overleg.files import service, uploads
-from overleg.files.schemas import ContainerType, FilePublic, UploadPublic, UploadStart
+from overleg.files import links, manage, service, sharing, uploads
+from overleg.files.schemas import (
+    ContainerType,
+    DeletedFilePublic,
+    FileMove,
+    FilePublic,
+    FileRename,
+    LinkCreate,
+    LinkCreated,
+    LinkPublic,
+    LinkView,
+    SharedFilePublic,
+    SharePublic,
+    ShareSet,
+    UploadPublic,
+    UploadStart,
+    VersionPublic,
+)
+from overleg.files.streams import Stream
+from overleg.kernel.errors import Forbidden, MfaRequired, Unauthenticated
+from overleg.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
 
@@ -70,6 +105,75 @@ async def list_files(
     return await service.list_files(p, db, container_type, container_id)
 
 
+@router.get("/shared", response_model=list[SharedFilePublic])
+async def shared_with_me(p: CurrentPrincipal, db: Db) -> list[SharedFilePublic]:
+    """Files shared with you by name, newest share first."""
+    return await sharing.shared_with_me(p, db)
+
+
+@router.get("/deleted", response_model=list[DeletedFilePublic])
+async def recycle_bin(
+    container_type: ContainerType, container_id: uuid.UUID, p: CurrentPrincipal, db: Db
+) -> list[DeletedFilePublic]:
+    """The recycle bin of a place: its deleted files that may still be restored."""
+    return await manage.recycle_bin(p, db, container_type, container_id)
+
+
+async def link_caller(request: Request) -> Principal:
+    """The signed-in caller, or an anonymous one (no session, or one that is not usable:
+    an ``anyone`` link works all the same, a ``people`` link asks to sign in)."""
+    if request_token(request) is None:
+        return anonymous_principal(request)
+    try:
+        return await current_principal(await session_principal(request))
+    except (Unauthenticated, MfaRequired, Forbidden):
+        return anonymous_principal(request)
+
+
+LinkCaller = Annotated[Principal, Depends(link_caller)]
+LinkPassword = Annotated[
+    str | None,
+    Header(alias="X-Link-Password", max_length=256, description="the link's password, if any"),
+]
+
+
+@router.get("/links/{token}", response_model=LinkView, summary="What a sharing link shows")
+async def open_link(
+    token: str, request: Request, p: LinkCaller, password: LinkPassword = None
+) -> LinkView:
+    """Public: `anyone` links work without a session; `people` links need a signed-in
+    account of the organisation (not a guest). 404 for a revoked or expired link exactly as
+    for one that never existed; 401 without the link's password, 403 with a wrong one, 429
+    after too many."""
+    rt = runtime(request)
+    async with rt.database.session(unscoped=True, readonly=True) as db:
+        tenant_id = await links.tenant_of_link(db, token)
+    async with unit_of_work(request, replace(p, tenant_id=tenant_id)) as db:
+        attempt = await links.view_link(p, db, token, password)
+    return attempt.get()  # a refusal is raised after its record and count are committed
+
+
+@router.get(
+    "/links/{token}/content",
+    responses=MEDIA_RESPONSES,
+    summary="Download through a sharing link (whole or a byte range)",
+)
+async def download_by_link(
+    token: str, request: Request, p: LinkCaller, password: LinkPassword = None
+) -> Response:
+    """As the link's details, and only for a clean file; audited as `file.download`."""
+
+    async def opening() -> Stream:
+        rt = runtime(request)
+        async with rt.database.session(unscoped=True, readonly=True) as db:
+            tenant_id = await links.tenant_of_link(db, token)
+        async with unit_of_work(request, replace(p, tenant_id=tenant_id)) as db:
+            attempt = await links.open_link(p, db, token, password, request.headers.get("range"))
+        return attempt.get()
+
+    return await send_stream(request, opening(), attachment=True)
+
+
 @router.get("/{file_id}", response_model=FilePublic)
 async def get_file(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> FilePublic:
     return await service.get_file(p, db, file_id)
@@ -93,3 +197,72 @@ async def preview(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> Response:
     file run); 422 for other kinds of files."""
     made = await service.make_preview(p, db, file_id)
     return Response(made.data, media_type=made.content_type)
+
+
+@router.patch("/{file_id}", response_model=FilePublic, summary="Rename a file")
+async def rename_file(
+    file_id: uuid.UUID, body: FileRename, p: CurrentPrincipal, db: Db
+) -> FilePublic:
+    return await manage.rename_file(p, db, file_id, body)
+
+
+@router.delete("/{file_id}", status_code=204, summary="Delete a file (to the recycle bin)")
+async def delete_file(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> None:
+    """Its place's people may restore it for 30 days; then it is purged for good."""
+    await manage.delete_file(p, db, file_id)
+
+
+@router.post("/{file_id}/restore", response_model=FilePublic)
+async def restore_file(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> FilePublic:
+    return await manage.restore_file(p, db, file_id)
+
+
+@router.post("/{file_id}/move", response_model=FilePublic)
+async def move_file(file_id: uuid.UUID, body: FileMove, p: CurrentPrincipal, db: Db) -> FilePublic:
+    """To another channel of the same team, where you may write too."""
+    return await manage.move_file(p, db, file_id, body)
+
+
+@router.get("/{file_id}/versions", response_model=list[VersionPublic])
+async def versions(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> list[VersionPublic]:
+    return await manage.list_versions(p, db, file_id)
+
+
+@router.get("/{file_id}/shares", response_model=list[SharePublic])
+async def shares(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> list[SharePublic]:
+    """The people the file is shared with by name (for those who may share it)."""
+    return await sharing.list_shares(p, db, file_id)
+
+
+@router.put("/{file_id}/shares/{user_id}", response_model=SharePublic)
+async def share_file(
+    file_id: uuid.UUID, user_id: uuid.UUID, body: ShareSet, p: CurrentPrincipal, db: Db
+) -> SharePublic:
+    """Share with a person of the organisation (`view` or `edit`), or change their role.
+    Whoever may write the file may share it, except guests."""
+    return await sharing.share_file(p, db, file_id, user_id, body)
+
+
+@router.delete("/{file_id}/shares/{user_id}", status_code=204)
+async def unshare_file(file_id: uuid.UUID, user_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> None:
+    await sharing.unshare_file(p, db, file_id, user_id)
+
+
+@router.get("/{file_id}/links", response_model=list[LinkPublic])
+async def list_links(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> list[LinkPublic]:
+    """The file's sharing links, revoked and expired ones too (never their tokens)."""
+    return await sharing.list_links(p, db, file_id)
+
+
+@router.post("/{file_id}/links", response_model=LinkCreated, status_code=201)
+async def create_link(
+    file_id: uuid.UUID, body: LinkCreate, p: CurrentPrincipal, db: Db
+) -> LinkCreated:
+    """A sharing link, where the organisation's policy allows it; its token is shown this
+    once. Expiry and password follow the policy (`link_max_days`, `link_password_required`)."""
+    return await sharing.create_link(p, db, file_id, body)
+
+
+@router.delete("/{file_id}/links/{link_id}", status_code=204)
+async def revoke_link(file_id: uuid.UUID, link_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> None:
+    await sharing.revoke_link(p, db, file_id, link_id)

@@ -1,0 +1,295 @@
+"""Using a sharing link: what it shows, and the file's content (whole or one byte range).
+
+The token finds its organisation first (``tenant_of_link``, on an unscoped session, as a
+meeting's join code does); all else happens in a session of that organisation. A revoked
+or expired link, a deleted file and a token that exists nowhere get the same 404.
+
+- ``people`` links need a signed-in account of the organisation that is not a guest:
+  guests and outsiders are what ``anyone`` links (and the policy that allows them) are for.
+  ``anyone`` links work without a session; whoever follows one acts, and is audited, as
+  an anonymous visitor of the organisation (a person signed in elsewhere under their name).
+- A password goes in the ``X-Link-Password`` header. Wrong ones are counted per link and
+  address and per link, with the sign-in throttle's thresholds and growing delays (429
+  while blocked, without checking the password). The count and the audit record of a
+  wrong password must outlive the answer: such refusals are returned in an ``Attempt``,
+  and the transport raises them after the transaction commits (as sign-in does).
+- Only a clean file opens through a link, whoever follows it (its uploader too).
+
+Tokens themselves are not throttled: 256 random bits are not guessed. Every use is audited:
+``file.link_use`` (the details) and ``file.download`` with the link's id (the content).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from overleg.audit.schemas import Outcome
+from overleg.audit.service import record, with_audit
+from overleg.files import blobs
+from overleg.files.access import may_open
+from overleg.files.models import Blob, FileItem, FileVersion, ShareLink
+from overleg.files.schemas import LinkView
+from overleg.files.sharing import LINK_PATH, link_state
+from overleg.files.streams import Stream, byte_range, primed
+from overleg.files.uploads import open_name
+from overleg.kernel.errors import (
+    Forbidden,
+    NotFound,
+    OverlegError,
+    TooManyAttempts,
+    Unauthenticated,
+)
+from overleg.kernel.runtime import runtime_of
+from overleg.security.authn import throttle
+from overleg.security.authn.tokens import hash_token
+from overleg.security.authz.enforce import refuse
+from overleg.security.principal import Principal, PrincipalKind
+
+T = TypeVar("T")
+
+MISSING = "This link does not exist, was turned off or has expired. Ask for a new one."
+TOKEN_MAX = 100  # longer than any token we make
+
+
+@dataclass(frozen=True)
+class Attempt(Generic[T]):
+    """What using a link came to: ``value``, or ``refused``, to raise after the transaction
+    has committed (its audit record and failure count are in it)."""
+
+    value: T | None = None
+    refused: OverlegError | None = None
+
+    def get(self) -> T:
+        if self.refused is not None:
+            raise self.refused
+        assert self.value is not None
+        return self.value
+
+
+async def tenant_of_link(db: AsyncSession, token: str) -> uuid.UUID:
+    """The organisation of the link with ``token`` (``db`` unscoped); 404 if none."""
+    tenant: uuid.UUID | None = await db.scalar(
+        select(ShareLink.tenant_id).where(ShareLink.token_hash == hash_token(token[:TOKEN_MAX]))
+    )
+    if tenant is None:
+        raise NotFound(MISSING)
+    return tenant
+
+
+def _visitor(principal: Principal, tenant_id: uuid.UUID) -> Principal:
+    """Whom to act and audit as inside the link's organisation."""
+    if principal.kind is PrincipalKind.USER and principal.tenant_id == tenant_id:
+        return principal
+    elsewhere = principal.kind is PrincipalKind.USER
+    return replace(
+        principal,
+        kind=PrincipalKind.ANONYMOUS,
+        tenant_id=tenant_id,
+        user_id=None,
+        roles=frozenset(),
+        session_id=None,
+        mfa_at=None,
+        amr=(),
+        label=f"{principal.label} (another organisation)"[:320] if elsewhere else "anonymous",
+        extra={"home_tenant_id": str(principal.tenant_id)} if elsewhere else {},
+    )
+
+
+def _limits(db: AsyncSession) -> throttle.Limits:
+    s = runtime_of(db).settings
+    return throttle.Limits(
+        per_account_ip=s.throttle_account_ip_threshold,
+        per_account=s.throttle_account_threshold,
+        per_ip=s.throttle_ip_threshold,
+        max_delay_seconds=s.throttle_max_delay_seconds,
+    )
+
+
+async def _password(
+    actor: Principal, db: AsyncSession, link: ShareLink, given: str | None, action: str
+) -> OverlegError | None:
+    """Check the link's password (see the module docstring); the refusal to raise after
+    commit, if any."""
+    assert link.password_hash is not None
+    limits = _limits(db)
+    mine = f"link:{link.id}:{actor.ip or 'unknown'}"
+    keys = {mine: limits.per_account_ip, f"link:{link.id}": limits.per_account}
+    wait = await throttle.retry_after(db, list(keys))
+    if wait:
+        await record(
+            actor,
+            db,
+            action,
+            outcome=Outcome.FAILED,
+            target_type="file_link",
+            target_id=link.id,
+            details={"reason": "throttled", "retry_after": wait},
+        )
+        return TooManyAttempts(
+            f"Too many wrong passwords for this link. Try again in {wait} seconds.",
+            retry_after=wait,
+        )
+    if not given:
+        raise with_audit(
+            Unauthenticated(
+                "This link has a password: send it in the X-Link-Password header.",
+                extra={"password_required": True},
+            ),
+            actor,
+            action,
+            outcome=Outcome.DENIED,
+            target_type="file_link",
+            target_id=link.id,
+            details={"reason": "no password"},
+        )
+    if not await runtime_of(db).hasher.verify_async(link.password_hash, given):
+        await throttle.fail(db, keys, limits)
+        await record(
+            actor,
+            db,
+            action,
+            outcome=Outcome.FAILED,
+            target_type="file_link",
+            target_id=link.id,
+            details={"reason": "wrong password"},
+        )
+        return Forbidden("The link's password is not right.", extra={"password_required": True})
+    await throttle.clear(db, [mine])
+    return None
+
+
+@dataclass(frozen=True)
+class _Used:
+    actor: Principal
+    link: ShareLink
+    file: FileItem
+    version: FileVersion
+
+
+async def _use(
+    principal: Principal, db: AsyncSession, token: str, password: str | None, action: str
+) -> _Used | OverlegError:
+    link = await db.scalar(
+        select(ShareLink).where(ShareLink.token_hash == hash_token(token[:TOKEN_MAX]))
+    )
+    if link is None:  # gone since tenant_of_link looked
+        raise NotFound(MISSING)
+    actor = _visitor(principal, link.tenant_id)
+
+    def denied(err: OverlegError, reason: str) -> OverlegError:
+        return with_audit(
+            err,
+            actor,
+            action,
+            outcome=Outcome.DENIED,
+            target_type="file_link",
+            target_id=link.id,
+            details={"reason": reason},
+        )
+
+    state = link_state(link)
+    if state != "active":
+        raise denied(NotFound(MISSING), f"the link is {state}")
+    f = await db.get(FileItem, link.file_id)
+    if f is None or f.deleted_at is not None or f.current_version_id is None:
+        raise denied(NotFound(MISSING), "the file is deleted")
+    if link.audience == "people":
+        if principal.kind is not PrincipalKind.USER:
+            raise denied(
+                Unauthenticated("Sign in with your account of the organisation to open this link."),
+                "not signed in",
+            )
+        if actor is not principal or principal.is_guest:
+            raise refuse(
+                actor,
+                action,
+                "this link is for the organisation's own people",
+                target_type="file_link",
+                target_id=str(link.id),
+            )
+    if link.password_hash is not None:
+        refused = await _password(actor, db, link, password, action)
+        if refused is not None:
+            return refused
+    v = await db.get(FileVersion, f.current_version_id)
+    assert v is not None
+    return _Used(actor, link, f, v)
+
+
+async def view_link(
+    principal: Principal, db: AsyncSession, token: str, password: str | None
+) -> Attempt[LinkView]:
+    """What the link shows: the file's name, size, type and state, and the link's terms."""
+    action = "file.link_use"
+    used = await _use(principal, db, token, password, action)
+    if isinstance(used, OverlegError):
+        return Attempt(refused=used)
+    f, v, link = used.file, used.version, used.link
+    await record(
+        used.actor,
+        db,
+        action,
+        target_type="file",
+        target_id=f.id,
+        details={"link": str(link.id), "audience": link.audience, "role": link.role},
+    )
+    return Attempt(
+        LinkView(
+            name=await open_name(db, f.tenant_id, f.id, f.name_enc),
+            size=v.size,
+            content_type=v.content_type,
+            state=v.scan_state,
+            version=v.number,
+            updated_at=f.updated_at,
+            role=link.role,
+            audience=link.audience,
+            expires_at=link.expires_at,
+            content_url=f"{LINK_PATH}{token[:TOKEN_MAX]}/content",
+        )
+    )
+
+
+async def open_link(
+    principal: Principal,
+    db: AsyncSession,
+    token: str,
+    password: str | None,
+    range_header: str | None,
+) -> Attempt[Stream]:
+    """The current version's content through the link, whole or one byte range; audited
+    as ``file.download`` with the link's id. Only clean files (403 otherwise, audited)."""
+    action = "file.download"
+    used = await _use(principal, db, token, password, action)
+    if isinstance(used, OverlegError):
+        return Attempt(refused=used)
+    f, v, link = used.file, used.version, used.link
+    if v.scan_state != "clean":
+        # may_open's reasons, as for someone who did not upload it: not even the uploader
+        # opens a pending file through a link
+        why = may_open(replace(used.actor, user_id=None), f, v) or v.scan_state
+        raise refuse(used.actor, action, why, target_type="file", target_id=str(f.id))
+    blob = await db.get(Blob, v.blob_id)
+    assert blob is not None
+    span = byte_range(range_header, v.size)
+    start, end = span if span is not None else (0, v.size - 1)
+    body = await primed(await blobs.reader(db, blob, start, end + 1))
+    details: dict[str, object] = {"link": str(link.id), "version": v.number, "size": v.size}
+    if span is not None:
+        details["range"] = f"{start}-{end}"
+    await record(used.actor, db, action, target_type="file", target_id=f.id, details=details)
+    return Attempt(
+        Stream(
+            content_type=v.content_type,
+            size=v.size,
+            start=start,
+            end=end,
+            status=206 if span is not None else 200,
+            body=body,
+            filename=f"{f.id}",
+        )
+    )
