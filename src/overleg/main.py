@@ -172,6 +172,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         admin_dial_in.router,
         admin_recordings.router,
         files.router,
+        files.search_router,
         admin_quarantine.router,
         recordings.router,
         recordings.meeting_router,

@@ -1148,6 +1148,7 @@ MATRIX: tuple[Row, ...] = (
     row("PUT",    "/api/v1/messages/{message_id}/pin",              agenda,                     401, 403, 403, 200, 404, 404, 404, 404),
     row("DELETE", "/api/v1/messages/{message_id}/pin",              mias_post,                  401, 403, 403, 200, 404, 404, 404, 404),
     row("GET",    "/api/v1/search/messages",                        search_plan,                401, 200, 200, 200, 200, 200, 200, 200),
+    row("GET",    "/api/v1/search/files",                           search_plan,                401, 200, 200, 200, 200, 200, 200, 200),
 
     # realtime: a ticket for the event socket, one's own presence; others' presence only as
     # far as one may see them (gus and eve get an empty list for mia)

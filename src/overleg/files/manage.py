@@ -11,6 +11,10 @@
   and its place's people may restore it for ``RECYCLE_DAYS`` (with its shares and links).
   Then ``files.purge`` removes it for good, unless retention or a legal hold keeps it.
   Deleted files still count against quotas until they are purged (as in SharePoint).
+- Search: deleting drops the file from the search index at once; restoring does not index
+  it again (that needs its text, extracted by the scan), so a restored file is found by
+  search again after its next clean version. Moving moves its search document along;
+  renaming does not re-index it (its old name finds it until its next version).
 
 Every change is audited, and so are refusals. Names are never written to the audit log
 (they are sealed like message bodies).
@@ -39,6 +43,7 @@ from overleg.files.schemas import (
 from overleg.files.uploads import file_public, seal_name
 from overleg.kernel.clock import now
 from overleg.kernel.errors import NotFound, ValidationFailed
+from overleg.search import index as search_index
 from overleg.security.authz.enforce import not_found_denied, refuse
 from overleg.security.principal import Principal
 
@@ -136,6 +141,7 @@ async def move_file(
         )
     was = f"{f.container_type}:{f.container_id}"
     f.container_id = to.id
+    await search_index.move_document(db, f.tenant_id, f.id, "channel", to.id)
     await record(
         principal,
         db,
@@ -153,6 +159,7 @@ async def delete_file(principal: Principal, db: AsyncSession, file_id: uuid.UUID
     f, v, place = await access_file(principal, db, file_id, action=action, need=Need.WRITE)
     _writer_of_place(principal, place, f, action)
     f.deleted_at, f.deleted_by = now(), principal.label
+    await search_index.remove_message(db, f.tenant_id, f.id)
     await record(
         principal,
         db,

@@ -39,6 +39,7 @@ from overleg.files.models import Blob, FileItem, FileShare, FileVersion, ShareLi
 from overleg.identity.service import active_tenants
 from overleg.kernel.clock import now
 from overleg.kernel.runtime import Runtime
+from overleg.search import index as search_index
 from overleg.security.authz.actions import Action
 from overleg.security.authz.enforce import authorize
 from overleg.security.authz.pdp import Resource
@@ -92,6 +93,7 @@ async def _purge_one(db: AsyncSession, principal: Principal, f: FileItem) -> Non
     await db.execute(delete(ShareLink).where(ShareLink.file_id == file_id))
     await db.execute(delete(FileVersion).where(FileVersion.file_id == file_id))
     await db.delete(f)
+    await search_index.remove_message(db, f.tenant_id, file_id)
     await db.flush()
     for b in held:
         await db.delete(b)

@@ -11,6 +11,8 @@ the engines (``files.scanning.pipeline``) and becomes ``clean``, ``infected``
 - When the signatures change, clean versions uploaded within the policy's
   ``rescan_days`` are scanned again in the background; they stay openable meanwhile and
   are quarantined only if something is found now.
+- Search: a current version scanned clean is indexed (``kind="file"``) by its name and the
+  text extracted for the content gate; any other verdict drops the file from the index.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from overleg.files.uploads import open_name, policy
 from overleg.kernel.clock import now
 from overleg.kernel.events.outbox import emit
 from overleg.kernel.runtime import Runtime
+from overleg.search import index as search_index
+from overleg.search.schemas import SearchDocument
 from overleg.security import content_gate
 from overleg.security.principal import Principal, for_tenant, system
 from overleg.threat.service import raise_alert
@@ -79,8 +83,9 @@ async def _release(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> 
 
 async def _scan_one(
     rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID
-) -> pipeline.ScanResult:
-    """Scan a claimed version. ``ScannerUnavailable`` passes through."""
+) -> tuple[pipeline.ScanResult, str]:
+    """Scan a claimed version: the verdict, and the text extracted from it ("" when it has
+    none, or is not clean, or too large to read). ``ScannerUnavailable`` passes through."""
     async with rt.database.transaction(tenant_id=tenant_id) as db:
         v = await db.get(FileVersion, version_id)
         assert v is not None
@@ -101,12 +106,13 @@ async def _scan_one(
         open_stream, size=size, name=name, settings=rt.settings, macro_policy=macro_policy
     )
     if result.state != "clean" or not textual or size > rt.settings.scan_deep_max_bytes:
-        return result
-    found = await _gate(for_tenant(system(job="files.scan"), tenant_id), open_stream, name, place)
+        return result, ""
+    actor = for_tenant(system(job="files.scan"), tenant_id)
+    found, text = await _gate(actor, open_stream, name, place)
     if found is None:
-        return result
+        return result, text
     findings = [*result.findings, found]
-    return replace(result, state=pipeline.verdict(findings), findings=findings)
+    return replace(result, state=pipeline.verdict(findings), findings=findings), text
 
 
 #: types whose text the content gate reads (the type was told by the content at upload)
@@ -132,25 +138,25 @@ async def _gate(
     open_stream: Callable[[], AsyncIterator[bytes]],
     name: str,
     place: tuple[str, str],
-) -> pipeline.Finding | None:
+) -> tuple[pipeline.Finding | None, str]:
     """The file's text through the content gate, like every other way content comes in
     (DLP and content search see files too). A block quarantines the file like malware;
-    a warning is noted."""
+    a warning is noted. Also returns the text (for the search index)."""
     data = b"".join([part async for part in open_stream()])
     extracted = await asyncio.to_thread(lambda: extract_text(data, detect_full(data, name)))
     if not extracted.text.strip():
-        return None
+        return None, ""
     verdict = content_gate.inspect(
         actor, content_gate.Content(content_gate.Channel.FILE, extracted.text, *place)
     )
     if verdict.kind is content_gate.VerdictKind.ALLOW:
-        return None
+        return None, extracted.text
     return pipeline.Finding(
         engine="content_gate",
         name="Overleg.ContentGate." + verdict.kind.value.capitalize(),
         detail="; ".join(verdict.reasons)[:500] or verdict.kind.value,
         severity="infected" if verdict.kind is content_gate.VerdictKind.BLOCK else "warning",
-    )
+    ), extracted.text
 
 
 async def _apply(
@@ -160,8 +166,13 @@ async def _apply(
     result: pipeline.ScanResult,
     *,
     rescan: bool,
+    text: str = "",
 ) -> str:
-    """Record the verdict; the version's state after it."""
+    """Record the verdict; the version's state after it.
+
+    The file's search document follows its current version: a clean one is indexed by its
+    name and ``text``; any other verdict removes it. A rescan that keeps the version clean
+    leaves it as it was indexed."""
     v = await db.get(FileVersion, version_id)
     assert v is not None
     f = await db.get(FileItem, v.file_id)
@@ -184,6 +195,7 @@ async def _apply(
     v.scan_state, v.scan_findings = state, findings
     if f.current_version_id == v.id:
         f.state = state
+        await _index(db, f, v, name, text)
     actor = for_tenant(system(job="files.scan"), tenant_id)
     await record(
         actor,
@@ -226,6 +238,25 @@ async def _apply(
     return state
 
 
+async def _index(db: AsyncSession, f: FileItem, v: FileVersion, name: str, text: str) -> None:
+    """(Re)index a file whose current version ``v`` was just scanned, or drop it from the
+    index unless it is clean (and not deleted)."""
+    if v.scan_state != "clean" or f.deleted_at is not None:
+        await search_index.remove_message(db, f.tenant_id, f.id)
+        return
+    doc = SearchDocument(
+        tenant_id=f.tenant_id,
+        message_id=f.id,
+        container_type=f.container_type,
+        container_id=f.container_id,
+        author_id=v.uploaded_by,
+        created_at=v.uploaded_at,
+        has_attachment=False,
+        kind="file",
+    )
+    await search_index.index_message(db, doc, f"{name}\n{text}" if text else name)
+
+
 async def scan_pending(rt: Runtime, *, limit: int = 100) -> ScanRun:
     """Scan up to ``limit`` pending versions (all tenants), oldest first."""
     run = ScanRun()
@@ -248,16 +279,15 @@ async def scan_pending(rt: Runtime, *, limit: int = 100) -> ScanRun:
         if not await _claim(rt, tenant_id, version_id):
             continue
         try:
-            result = await _scan_one(rt, tenant_id, version_id)
+            result, text = await _scan_one(rt, tenant_id, version_id)
         except pipeline.ScannerUnavailable as exc:
             await _release(rt, tenant_id, version_id)
             log.warning("scanner_unavailable", error=str(exc))
             run.unavailable = True
             return run
         async with rt.database.transaction(tenant_id=tenant_id) as db:
-            run.scanned.append(
-                (version_id, await _apply(db, tenant_id, version_id, result, rescan=False))
-            )
+            state = await _apply(db, tenant_id, version_id, result, rescan=False, text=text)
+            run.scanned.append((version_id, state))
     return run
 
 
@@ -295,7 +325,7 @@ async def rescan_recent(rt: Runtime, *, limit: int = 500) -> ScanRun:
         if not await _claim(rt, tenant_id, version_id):
             continue
         try:
-            result = await _scan_one(rt, tenant_id, version_id)
+            result, _ = await _scan_one(rt, tenant_id, version_id)
         except pipeline.ScannerUnavailable:
             await _release(rt, tenant_id, version_id)
             run.unavailable = True

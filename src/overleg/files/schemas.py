@@ -58,6 +58,13 @@ class FilePublic(BaseModel):
     updated_at: datetime
 
 
+class FileSearchResults(BaseModel):
+    """A file search: the query as given and the matching files, newest upload first."""
+
+    query: str
+    files: list[FilePublic]
+
+
 class QuarantinedPublic(BaseModel):
     """A quarantined (or scan-failed) version, as a security admin sees it: no name."""
 

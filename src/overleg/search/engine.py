@@ -88,6 +88,7 @@ class Criteria:
     from_us: int | None = None  # created at or after
     until_us: int | None = None  # created before
     has_attachment: bool = False
+    kind: str = "message"  # the kind of document searched: "message" | "file"
 
 
 @dataclass(frozen=True)
@@ -198,13 +199,17 @@ class _DocumentFilters:
 
 
 def _document_filters(c: Criteria) -> _DocumentFilters:
-    """Readable containers, their ``since`` and ``from:`` as SQL on the document row.
+    """The document kind, readable containers, their ``since`` and ``from:`` as SQL on the
+    document row.
+
+    The kind is an exact condition only (no index has it): every plan reads the document
+    row anyway, and the size estimates may count the other kind's documents too.
 
     Every container condition starts with ``container_id IN (all readable)``: an index
     condition both engines use; the exact per-container ``since`` rules are checked on top.
     """
     d = IndexedMessage
-    exact: list[ColumnElement[bool]] = []
+    exact: list[ColumnElement[bool]] = [d.kind == c.kind]
     narrowing: list[ColumnElement[bool]] = []
     exact_containers = False
     if len(c.containers) <= SQL_CONTAINER_LIMIT:

@@ -1,7 +1,10 @@
-"""Writing the blind index: (re)index messages, remove them. In the caller's transaction.
+"""Writing the blind index: (re)index messages and files, remove them. In the caller's
+transaction.
 
 The caller (messaging) indexes a message when it is sent and again when it is edited, and
-removes it when it is deleted or purged, in the same transaction as the change itself.
+removes it when it is deleted or purged, in the same transaction as the change itself;
+files do the same with ``kind="file"`` documents (``files.scan`` indexes a version that
+is scanned clean; deleting, purging and quarantining remove it).
 Re-indexing replaces the message's postings and document row completely, so a word that an
 edit took out no longer finds the message.
 
@@ -18,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, delete, select
+from sqlalchemy import ColumnElement, Table, delete, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -57,6 +60,24 @@ async def remove_message(db: AsyncSession, tenant_id: uuid.UUID, message_id: uui
     """Drop a message's postings (deleted or purged)."""
     check_scope(db, tenant_id)
     await _remove(db, tenant_id, [message_id])
+
+
+async def move_document(
+    db: AsyncSession,
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    container_type: str,
+    container_id: uuid.UUID,
+) -> None:
+    """A document moved to another container (a file to another channel): its terms stay,
+    its container changes. Nothing happens if it is not indexed."""
+    check_scope(db, tenant_id)
+    await db.execute(
+        update(IndexedMessage)
+        .where(IndexedMessage.tenant_id == tenant_id, IndexedMessage.message_id == message_id)
+        .values(container_type=container_type, container_id=container_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def index_messages(
@@ -105,6 +126,7 @@ async def index_messages(
                     created_us,
                     doc.has_attachment,
                     b"".join(terms),
+                    doc.kind,
                 )
             )
         # Key order makes the B-tree inserts local (fewer page splits, warmer pages).
@@ -122,6 +144,7 @@ _DOCUMENT_COLUMNS = (
     "created_us",
     "has_attachment",
     "terms",
+    "kind",
 )
 _POSTING_COLUMNS = ("term", "created_us", "tenant_id", "message_id", "positions")
 

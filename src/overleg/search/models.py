@@ -65,7 +65,10 @@ def key_aad(tenant_id: uuid.UUID) -> bytes:
 
 
 class IndexedMessage(TenantScoped, Base):
-    """The filterable facts of one indexed message, and the terms it was indexed under.
+    """The filterable facts of one indexed document, and the terms it was indexed under.
+
+    ``kind`` is what the document is: ``message``, or ``file`` (a file's id is kept in
+    ``message_id``; ids are unique UUIDv7s across both).
 
     ``created_us`` is the message's creation time in microseconds since the Unix epoch
     (UTC): an integer sorts and compares the same on both engines. ``terms`` is the
@@ -88,6 +91,7 @@ class IndexedMessage(TenantScoped, Base):
     created_us: Mapped[int] = mapped_column(BigInteger)
     has_attachment: Mapped[bool]
     terms: Mapped[bytes] = mapped_column(LargeBinary)
+    kind: Mapped[str] = mapped_column(String(8), server_default="message")
 
 
 class Posting(TenantScoped, Base):

@@ -9,7 +9,8 @@ from datetime import datetime
 
 @dataclass(frozen=True)
 class SearchDocument:
-    """The filterable facts of one message (its text is passed separately, never stored)."""
+    """The filterable facts of one message or file (its text is passed separately, never
+    stored). A file: ``kind="file"``, its id as ``message_id``, its uploader as author."""
 
     tenant_id: uuid.UUID
     message_id: uuid.UUID
@@ -18,6 +19,7 @@ class SearchDocument:
     author_id: uuid.UUID | None
     created_at: datetime
     has_attachment: bool
+    kind: str = "message"  # "message" | "file"
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,8 @@ class Readable:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One message that matched a search; the caller loads and shows it."""
+    """One message (or file: its id is ``message_id``) that matched a search; the caller
+    loads and shows it."""
 
     message_id: uuid.UUID
     container_type: str

@@ -1,4 +1,5 @@
-"""Searching messages: parse the query, resolve its filters, run it, return hits.
+"""Searching messages (and files): parse the query, resolve its filters, run it, return
+hits.
 
 The caller (the messaging service) decides who may search, computes what the searcher may
 read (``readable``: containers and, per container, the moment from which its history is
@@ -47,6 +48,33 @@ async def search_messages(
     ``resolve_person`` turns a ``from:`` value into the ids of the people it names (none:
     the filter matches nothing). ``ValidationFailed`` for a bad query or limit.
     """
+    return await _search(db, "message", tenant_id, query, readable, resolve_person, limit)
+
+
+async def search_files(
+    db: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    query: str,
+    readable: Sequence[Readable],
+    resolve_person: Callable[[str], Awaitable[list[uuid.UUID]]],
+    limit: int = 50,
+) -> list[SearchHit]:
+    """The newest ``limit`` indexed files in ``readable`` containers that match ``query``
+    (by name and text), like :func:`search_messages`: a hit's ``message_id`` is the file's
+    id, ``from:`` is its uploader, dates are its upload time."""
+    return await _search(db, "file", tenant_id, query, readable, resolve_person, limit)
+
+
+async def _search(
+    db: AsyncSession,
+    kind: str,
+    tenant_id: uuid.UUID,
+    query: str,
+    readable: Sequence[Readable],
+    resolve_person: Callable[[str], Awaitable[list[uuid.UUID]]],
+    limit: int,
+) -> list[SearchHit]:
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed(f"limit must be between 1 and {MAX_LIMIT}")
     q = parse(query)
@@ -88,6 +116,7 @@ async def search_messages(
         from_us=from_us,
         until_us=until_us,
         has_attachment=q.has_attachment,
+        kind=kind,
     )
     rows = await engine.run(db, criteria, limit)
     return [

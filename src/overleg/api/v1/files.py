@@ -1,5 +1,5 @@
 """Files: resumable uploads, listing, details and downloads (with byte ranges); sharing
-with people and by link; versions, rename, move, delete and restore.
+with people and by link; versions, rename, move, delete and restore; file search.
 
 Routes with a fixed second segment (``/shared``, ``/deleted``, ``/links/{token}``) are
 declared before the ``/{file_id}`` ones, which would take them otherwise.
@@ -11,7 +11,7 @@ import uuid
 from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from overleg.api.deps import (
     CurrentPrincipal,
@@ -24,13 +24,14 @@ from overleg.api.deps import (
     unit_of_work,
 )
 from overleg.api.streaming import MEDIA_RESPONSES, send_stream
-from overleg.files import links, manage, service, sharing, uploads
+from overleg.files import links, manage, search, service, sharing, uploads
 from overleg.files.schemas import (
     ContainerType,
     DeletedFilePublic,
     FileMove,
     FilePublic,
     FileRename,
+    FileSearchResults,
     LinkCreate,
     LinkCreated,
     LinkPublic,
@@ -47,6 +48,25 @@ from overleg.kernel.errors import Forbidden, MfaRequired, Unauthenticated
 from overleg.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
+search_router = APIRouter(prefix="/api/v1/search", tags=["files"])
+
+
+@search_router.get("/files", response_model=FileSearchResults)
+async def search_files(
+    p: CurrentPrincipal,
+    db: Db,
+    q: str = Query(
+        min_length=1,
+        max_length=500,
+        description='words of the name or text, "exact phrase", OR, NOT/-word, from:, in:, '
+        "before:, after:",
+        examples=['budget "quarterly review" in:sales -draft'],
+    ),
+    limit: int = Query(default=50, ge=1, le=200),
+) -> FileSearchResults:
+    """Clean files you may see (in your channels and chats, and your own) whose name or
+    text matches `q`, newest upload first."""
+    return await search.search_files(p, db, q, limit=limit)
 
 
 @router.post("/uploads", response_model=UploadPublic, status_code=201)
