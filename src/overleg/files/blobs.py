@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from overleg.files import sealed
 from overleg.files.models import Blob
 from overleg.files.storage import ObjectStore
+from overleg.files.streams import Stream, byte_range, primed
 from overleg.kernel.errors import ValidationFailed
 from overleg.kernel.ids import new_id
 from overleg.kernel.runtime import runtime_of
@@ -163,3 +164,21 @@ async def delete_parts(store: ObjectStore, blob: Blob) -> None:
     """Remove every part of ``blob`` from the store (idempotent)."""
     for n in range(blob.parts):
         await store.delete(part_object(blob.tenant_id, blob.id, n))
+
+
+async def stream(
+    db: AsyncSession, blob: Blob, range_header: str | None, *, content_type: str, filename: str
+) -> Stream:
+    """The blob's content as an answer: whole, or the one byte range ``range_header`` asks
+    for (``RangeNotSatisfiable`` otherwise); its first block is read now."""
+    span = byte_range(range_header, blob.size)
+    start, end = span if span is not None else (0, blob.size - 1)
+    return Stream(
+        content_type=content_type,
+        size=blob.size,
+        start=start,
+        end=end,
+        status=206 if span is not None else 200,
+        body=await primed(await reader(db, blob, start, end + 1)),
+        filename=filename,
+    )

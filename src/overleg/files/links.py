@@ -35,7 +35,7 @@ from overleg.files.access import may_open
 from overleg.files.models import Blob, FileItem, FileVersion, ShareLink
 from overleg.files.schemas import LinkView
 from overleg.files.sharing import LINK_PATH, link_state
-from overleg.files.streams import Stream, byte_range, primed
+from overleg.files.streams import Stream
 from overleg.files.uploads import open_name
 from overleg.kernel.errors import (
     Forbidden,
@@ -275,21 +275,11 @@ async def open_link(
         raise refuse(used.actor, action, why, target_type="file", target_id=str(f.id))
     blob = await db.get(Blob, v.blob_id)
     assert blob is not None
-    span = byte_range(range_header, v.size)
-    start, end = span if span is not None else (0, v.size - 1)
-    body = await primed(await blobs.reader(db, blob, start, end + 1))
-    details: dict[str, object] = {"link": str(link.id), "version": v.number, "size": v.size}
-    if span is not None:
-        details["range"] = f"{start}-{end}"
-    await record(used.actor, db, action, target_type="file", target_id=f.id, details=details)
-    return Attempt(
-        Stream(
-            content_type=v.content_type,
-            size=v.size,
-            start=start,
-            end=end,
-            status=206 if span is not None else 200,
-            body=body,
-            filename=f"{f.id}",
-        )
+    out = await blobs.stream(
+        db, blob, range_header, content_type=v.content_type, filename=f"{f.id}"
     )
+    details: dict[str, object] = {"link": str(link.id), "version": v.number, "size": v.size}
+    if out.status == 206:
+        details["range"] = f"{out.start}-{out.end}"
+    await record(used.actor, db, action, target_type="file", target_id=f.id, details=details)
+    return Attempt(out)

@@ -14,7 +14,7 @@ from overleg.audit.service import record
 from overleg.files import blobs
 from overleg.files.models import Blob, FileItem, FileVersion
 from overleg.files.schemas import Finding, QuarantineDecision, QuarantinedPublic
-from overleg.files.streams import Stream, byte_range, primed
+from overleg.files.streams import Stream
 from overleg.kernel.clock import now
 from overleg.kernel.errors import Conflict
 from overleg.security.authz.actions import Action
@@ -125,18 +125,14 @@ async def open_quarantined(
     f, v = await _held(principal, db, version_id, action)
     blob = await db.get(Blob, v.blob_id)
     assert blob is not None
-    span = byte_range(range_header, v.size)
-    start, end = span if span is not None else (0, v.size - 1)
-    body = await primed(await blobs.reader(db, blob, start, end + 1))
+    out = await blobs.stream(
+        db,
+        blob,
+        range_header,
+        content_type="application/octet-stream",
+        filename=f"quarantined-{v.id}",
+    )
     await record(
         principal, db, action, target_type="file", target_id=f.id, details={"version": v.number}
     )
-    return Stream(
-        content_type="application/octet-stream",
-        size=v.size,
-        start=start,
-        end=end,
-        status=206 if span is not None else 200,
-        body=body,
-        filename=f"quarantined-{v.id}",
-    )
+    return out

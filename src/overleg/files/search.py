@@ -14,7 +14,6 @@ search is audited (``file.search``) with the number of results, never the query.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 from sqlalchemy import select
@@ -24,8 +23,7 @@ from overleg.audit.service import record
 from overleg.files.models import FileItem, FileVersion
 from overleg.files.schemas import FileSearchResults
 from overleg.files.uploads import file_public
-from overleg.identity import service as identity
-from overleg.messaging.service import readable_containers
+from overleg.messaging.service import person_resolver, readable_containers
 from overleg.search import service as search_service
 from overleg.search.schemas import Readable
 from overleg.security.principal import Principal
@@ -39,19 +37,12 @@ async def search_files(
     if principal.user_id is not None:
         places.append(Readable("user", principal.user_id, ()))
 
-    async def person(text: str) -> list[uuid.UUID]:
-        found = await identity.person_by_email(db, text)
-        if found is not None:
-            return [found.id]
-        everyone = await identity.directory(principal, db) if not principal.is_guest else []
-        return [u.id for u in everyone if text.casefold() in u.display_name.casefold()]
-
     hits = await search_service.search_files(
         db,
         tenant_id=principal.tenant_id,
         query=q,
         readable=places,
-        resolve_person=person,
+        resolve_person=person_resolver(principal, db),
         limit=limit,
     )
     where = {(r.container_type, r.container_id) for r in places}

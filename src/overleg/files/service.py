@@ -19,7 +19,7 @@ from overleg.files.content import detect_full
 from overleg.files.models import Blob, FileItem, FileVersion
 from overleg.files.previews import Preview, PreviewRefused, preview
 from overleg.files.schemas import ContainerType, FilePublic
-from overleg.files.streams import Stream, byte_range, primed
+from overleg.files.streams import Stream
 from overleg.files.uploads import file_public, open_name
 from overleg.kernel.errors import ValidationFailed
 from overleg.security.principal import Principal
@@ -59,22 +59,14 @@ async def open_content(
     f, v, _ = await access_file(principal, db, file_id, action=action, need=Need.OPEN)
     blob = await db.get(Blob, v.blob_id)
     assert blob is not None
-    span = byte_range(range_header, v.size)
-    start, end = span if span is not None else (0, v.size - 1)
-    body = await primed(await blobs.reader(db, blob, start, end + 1))
-    details: dict[str, object] = {"version": v.number, "size": v.size}
-    if span is not None:
-        details["range"] = f"{start}-{end}"
-    await record(principal, db, action, target_type="file", target_id=f.id, details=details)
-    return Stream(
-        content_type=v.content_type,
-        size=v.size,
-        start=start,
-        end=end,
-        status=206 if span is not None else 200,
-        body=body,
-        filename=f"{f.id}",
+    out = await blobs.stream(
+        db, blob, range_header, content_type=v.content_type, filename=f"{f.id}"
     )
+    details: dict[str, object] = {"version": v.number, "size": v.size}
+    if out.status == 206:
+        details["range"] = f"{out.start}-{out.end}"
+    await record(principal, db, action, target_type="file", target_id=f.id, details=details)
+    return out
 
 
 #: files larger than this get no preview (it would mean holding them in memory)

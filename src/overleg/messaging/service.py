@@ -10,6 +10,7 @@ transaction.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -721,13 +722,11 @@ async def readable_containers(principal: Principal, db: AsyncSession) -> list[Re
     return out
 
 
-async def search(
-    principal: Principal, db: AsyncSession, q: str, *, limit: int = 50
-) -> SearchResults:
-    """Messages the caller may read that match ``q`` (see docs/search.md), newest first."""
-    from overleg.search import service as search_service
-
-    readable = await readable_containers(principal, db)
+def person_resolver(
+    principal: Principal, db: AsyncSession
+) -> Callable[[str], Awaitable[list[uuid.UUID]]]:
+    """What ``from:`` names, for search: an exact e-mail address, else the people of the
+    directory (which guests do not see) whose display name contains the text."""
 
     async def person(text: str) -> list[uuid.UUID]:
         found = await identity.person_by_email(db, text)
@@ -736,12 +735,22 @@ async def search(
         everyone = await identity.directory(principal, db) if not principal.is_guest else []
         return [u.id for u in everyone if text.casefold() in u.display_name.casefold()]
 
+    return person
+
+
+async def search(
+    principal: Principal, db: AsyncSession, q: str, *, limit: int = 50
+) -> SearchResults:
+    """Messages the caller may read that match ``q`` (see docs/search.md), newest first."""
+    from overleg.search import service as search_service
+
+    readable = await readable_containers(principal, db)
     hits = await search_service.search_messages(
         db,
         tenant_id=principal.tenant_id,
         query=q,
         readable=readable,
-        resolve_person=person,
+        resolve_person=person_resolver(principal, db),
         limit=limit,
     )
     msgs = {
