@@ -69,6 +69,12 @@ class FileItem(IdMixin, CreatedMixin, TenantScoped, Base):
     updated_at: Mapped[datetime]
     deleted_at: Mapped[datetime | None]
     deleted_by: Mapped[str | None] = mapped_column(String(320))
+    #: its search document is out of date (renamed, restored, released): the ``files.reindex``
+    #: job indexes it again from its current version's name and text
+    index_due: Mapped[bool] = mapped_column(default=False, index=True)
+    #: why the purge keeps this deleted file past its recycle period (a retention policy or
+    #: a legal hold), as last noted and audited; None when nothing holds it
+    purge_held: Mapped[str | None] = mapped_column(String(500))
 
 
 class FileVersion(IdMixin, TenantScoped, Base):
@@ -101,6 +107,16 @@ class FileVersion(IdMixin, TenantScoped, Base):
     #: a security admin released it from quarantine (or deleted it)
     released_by: Mapped[str | None] = mapped_column(String(320))
     released_at: Mapped[datetime | None]
+    #: uploaded through this sharing link by someone without an account of the organisation
+    #: (``uploaded_by`` is then ``LINK_UPLOADER``)
+    via_link_id: Mapped[uuid.UUID | None]
+    #: copied from this version by a restore (it shares that version's blob)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+
+
+#: ``FileVersion.uploaded_by`` of a version uploaded through an "anyone" link by someone
+#: who is not signed in to the organisation (``via_link_id`` says which link)
+LINK_UPLOADER = uuid.UUID(int=0)
 
 
 class UploadSession(IdMixin, CreatedMixin, TenantScoped, Base):
@@ -150,3 +166,21 @@ class ShareLink(IdMixin, CreatedMixin, TenantScoped, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(320))
     revoked_at: Mapped[datetime | None]
+
+
+class FileLinkGrant(IdMixin, TenantScoped, Base):
+    """A person of the organisation who opened a sharing link while signed in: they reach
+    the file with the link's role for as long as the link is active (revoking it, or its
+    expiry, ends their access; SharePoint keeps such people in the link's group)."""
+
+    __tablename__ = "file_link_grants"
+    __table_args__ = (UniqueConstraint("link_id", "user_id", name="file_link_grant_user"),)
+
+    link_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("file_links.id", ondelete="CASCADE"), index=True
+    )
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("files.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    at: Mapped[datetime]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -249,15 +249,6 @@ async def complete_upload(
     b.complete = True
     if u.file_id is not None:
         f, _, _ = await access_file(principal, db, u.file_id, action=action, need=Need.WRITE)
-        number = (
-            int(
-                await db.scalar(
-                    select(func.max(FileVersion.number)).where(FileVersion.file_id == f.id)
-                )
-                or 0
-            )
-            + 1
-        )
     else:
         f = FileItem(
             id=new_id(),
@@ -271,30 +262,8 @@ async def complete_upload(
         )
         f.name_enc = await seal_name(db, u.tenant_id, f.id, name)
         db.add(f)
-        number = 1
-    v = FileVersion(
-        id=new_id(),
-        tenant_id=u.tenant_id,
-        file_id=f.id,
-        number=number,
-        blob_id=b.id,
-        size=b.size,
-        content_type=detected.mime,
-        uploaded_by=u.user_id,
-        uploaded_at=t,
-        scan_state="scan_pending",
-        scan_findings=[],
-        scan_attempts=0,
-    )
-    db.add(v)
-    await db.flush()
-    f.current_version_id, f.size, f.content_type, f.state, f.updated_at = (
-        v.id,
-        b.size,
-        detected.mime,
-        "scan_pending",
-        t,
-    )
+    v = await add_version(db, f, b, content_type=detected.mime, uploaded_by=u.user_id, at=t)
+    number = v.number
     await db.delete(u)
     await record(
         principal,
@@ -310,6 +279,55 @@ async def complete_upload(
         },
     )
     return await file_public(db, f, v)
+
+
+async def add_version(
+    db: AsyncSession,
+    f: FileItem,
+    blob: Blob,
+    *,
+    content_type: str,
+    uploaded_by: uuid.UUID,
+    at: datetime,
+    via_link_id: uuid.UUID | None = None,
+    copy_of: FileVersion | None = None,
+) -> FileVersion:
+    """Add the next version of ``f`` with ``blob`` as its content and make it current.
+
+    A new upload starts ``scan_pending`` (the scan job decides); ``copy_of`` (a restore)
+    takes that version's scan verdict along with its blob, and marks the file for the
+    search index again. The caller checks access and audits."""
+    last = await db.scalar(select(func.max(FileVersion.number)).where(FileVersion.file_id == f.id))
+    v = FileVersion(
+        id=new_id(),
+        tenant_id=f.tenant_id,
+        file_id=f.id,
+        number=int(last or 0) + 1,
+        blob_id=blob.id,
+        size=blob.size,
+        content_type=content_type,
+        uploaded_by=uploaded_by,
+        uploaded_at=at,
+        scan_state="scan_pending",
+        scan_findings=[],
+        scan_attempts=0,
+        via_link_id=via_link_id,
+    )
+    if copy_of is not None:
+        v.scan_state, v.scan_findings = copy_of.scan_state, list(copy_of.scan_findings)
+        v.scanned_at, v.scan_fingerprint = copy_of.scanned_at, copy_of.scan_fingerprint
+        v.restored_from = copy_of.number
+    db.add(v)
+    await db.flush()
+    f.current_version_id, f.size, f.content_type, f.state, f.updated_at = (
+        v.id,
+        blob.size,
+        content_type,
+        v.scan_state,
+        at,
+    )
+    f.index_due = v.scan_state == "clean"
+    return v
 
 
 async def _team_of(principal: Principal, db: AsyncSession, u: UploadSession) -> uuid.UUID | None:
