@@ -60,8 +60,30 @@ class ScanRun:
     unavailable: bool = False
 
 
-async def _claim(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> bool:
+@dataclass(frozen=True)
+class _Job:
+    """What scanning one claimed version needs, read in the claim's transaction.
+    ``name_enc``: the sealed name that ``name`` was opened from."""
+
+    name: str
+    name_enc: bytes
+    size: int
+    macro_policy: pipeline.MacroPolicy
+    textual: bool
+    place: tuple[str, str]
+    open_stream: Callable[[], AsyncIterator[bytes]]
+
+    @property
+    def seen(self) -> tuple[bytes, str]:
+        return self.name_enc, self.name
+
+
+async def _claim(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> _Job | None:
+    """Claim a version for ``LEASE`` and read what its scan needs, in one transaction; None
+    when another node holds it. The claim is committed even when reading fails (the
+    version then waits out its lease instead of failing every round)."""
     t = now()
+    failed: Exception | None = None
     async with rt.database.transaction(tenant_id=tenant_id) as db:
         done = await db.execute(
             update(FileVersion)
@@ -71,7 +93,43 @@ async def _claim(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> bo
             )
             .values(scan_claimed_until=t + LEASE, scan_attempts=FileVersion.scan_attempts + 1)
         )
-        return bool(getattr(done, "rowcount", 0))
+        if not getattr(done, "rowcount", 0):
+            return None
+        try:
+            job = await _job(db, tenant_id, version_id)
+        except Exception as e:
+            failed = e
+    if failed is not None:
+        raise failed
+    return job
+
+
+async def _job(db: AsyncSession, tenant_id: uuid.UUID, version_id: uuid.UUID) -> _Job:
+    v, f, blob = (
+        await db.execute(
+            select(FileVersion, FileItem, Blob)
+            .join(FileItem, FileItem.id == FileVersion.file_id)
+            .join(Blob, Blob.id == FileVersion.blob_id)
+            .where(FileVersion.id == version_id)
+        )
+    ).one()
+    name = await open_name(db, tenant_id, f.id, f.name_enc)
+    macro_policy = (await policy(db)).macro_policy
+    key = await blobs.blob_key(db, blob)
+    where = (blobs.store_of(db), blob.tenant_id, blob.id, blob.size, blob.part_size, key)
+
+    def open_stream() -> AsyncIterator[bytes]:
+        return blobs.read_with_key(*where, 0, where[3])
+
+    return _Job(
+        name=name,
+        name_enc=f.name_enc,
+        size=blob.size,
+        macro_policy=macro_policy,
+        textual=_has_text(v.content_type),
+        place=(f.container_type, str(f.container_id)),
+        open_stream=open_stream,
+    )
 
 
 async def _release(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> None:
@@ -82,33 +140,22 @@ async def _release(rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID) -> 
 
 
 async def _scan_one(
-    rt: Runtime, tenant_id: uuid.UUID, version_id: uuid.UUID
+    rt: Runtime, tenant_id: uuid.UUID, job: _Job
 ) -> tuple[pipeline.ScanResult, str]:
     """Scan a claimed version: the verdict, and the text extracted from it ("" when it has
-    none, or is not clean, or too large to read). ``ScannerUnavailable`` passes through."""
-    async with rt.database.transaction(tenant_id=tenant_id) as db:
-        v = await db.get(FileVersion, version_id)
-        assert v is not None
-        f = await db.get(FileItem, v.file_id)
-        blob = await db.get(Blob, v.blob_id)
-        assert f is not None and blob is not None
-        name = await open_name(db, tenant_id, f.id, f.name_enc)
-        macro_policy = (await policy(db)).macro_policy
-        key = await blobs.blob_key(db, blob)
-        where = (blobs.store_of(db), blob.tenant_id, blob.id, blob.size, blob.part_size, key)
-        size, place = blob.size, (f.container_type, str(f.container_id))
-        textual = _has_text(v.content_type)
-
-    def open_stream() -> AsyncIterator[bytes]:
-        return blobs.read_with_key(*where, 0, where[3])
-
-    result = await pipeline.scan(
-        open_stream, size=size, name=name, settings=rt.settings, macro_policy=macro_policy
+    none, or is not clean, or too large to read). ``ScannerUnavailable`` passes through.
+    The content gate reads the bytes deep inspection held: the file is read once."""
+    result, data = await pipeline.scan_keeping(
+        job.open_stream,
+        size=job.size,
+        name=job.name,
+        settings=rt.settings,
+        macro_policy=job.macro_policy,
     )
-    if result.state != "clean" or not textual or size > rt.settings.scan_deep_max_bytes:
+    if result.state != "clean" or not job.textual or data is None:
         return result, ""
     actor = for_tenant(system(job="files.scan"), tenant_id)
-    found, text = await _gate(actor, open_stream, name, place)
+    found, text = await _gate(actor, data, job.name, job.place)
     if found is None:
         return result, text
     findings = [*result.findings, found]
@@ -134,15 +181,12 @@ def _has_text(content_type: str) -> bool:
 
 
 async def _gate(
-    actor: Principal,
-    open_stream: Callable[[], AsyncIterator[bytes]],
-    name: str,
-    place: tuple[str, str],
+    actor: Principal, data: bytes, name: str, place: tuple[str, str]
 ) -> tuple[pipeline.Finding | None, str]:
-    """The file's text through the content gate, like every other way content comes in
-    (DLP and content search see files too). A block quarantines the file like malware;
-    a warning is noted. Also returns the text (for the search index)."""
-    data = b"".join([part async for part in open_stream()])
+    """The file's text (``data``: all of its bytes) through the content gate, like every
+    other way content comes in (DLP and content search see files too). A block
+    quarantines the file like malware; a warning is noted. Also returns the text (for the
+    search index)."""
     extracted = await asyncio.to_thread(lambda: extract_text(data, detect_full(data, name)))
     if not extracted.text.strip():
         return None, ""
@@ -167,24 +211,40 @@ async def _apply(
     *,
     rescan: bool,
     text: str = "",
+    seen: tuple[bytes, str] | None = None,
 ) -> str:
     """Record the verdict; the version's state after it.
 
     The file's search document follows its current version: a clean one is indexed by its
     name and ``text``; any other verdict removes it. A rescan that keeps the version clean
-    leaves it as it was indexed."""
-    v = await db.get(FileVersion, version_id)
-    assert v is not None
-    f = await db.get(FileItem, v.file_id)
-    assert f is not None
-    name = await open_name(db, tenant_id, f.id, f.name_enc)
+    leaves it as it was indexed. ``seen``: the sealed name and the name the scan used
+    (the name is opened again only if it changed meanwhile)."""
+    v, f = (
+        await db.execute(
+            select(FileVersion, FileItem)
+            .join(FileItem, FileItem.id == FileVersion.file_id)
+            .where(FileVersion.id == version_id)
+        )
+    ).one()
+    if seen is not None and seen[0] == f.name_enc:
+        name = seen[1]
+    else:
+        name = await open_name(db, tenant_id, f.id, f.name_enc)
     state = STATES[result.state]
     # the file's name is sealed at rest: it does not go into the findings in the clear
+    # (neither the name the scan used nor the one it has now)
+    hidden = sorted({n for n in (name, seen[1] if seen else "") if n}, key=len, reverse=True)
+
+    def redact(detail: str) -> str:
+        for n in hidden:
+            detail = detail.replace(n, "(the file)")
+        return detail
+
     findings = [
         {
             "engine": x.engine,
             "name": x.name,
-            "detail": x.detail.replace(name, "(the file)") if name else x.detail,
+            "detail": redact(x.detail),
             "severity": x.severity,
         }
         for x in result.findings
@@ -276,17 +336,20 @@ async def scan_pending(rt: Runtime, *, limit: int = 100) -> ScanRun:
             )
         ).all()
     for tenant_id, version_id in rows:
-        if not await _claim(rt, tenant_id, version_id):
+        job = await _claim(rt, tenant_id, version_id)
+        if job is None:
             continue
         try:
-            result, text = await _scan_one(rt, tenant_id, version_id)
+            result, text = await _scan_one(rt, tenant_id, job)
         except pipeline.ScannerUnavailable as exc:
             await _release(rt, tenant_id, version_id)
             log.warning("scanner_unavailable", error=str(exc))
             run.unavailable = True
             return run
         async with rt.database.transaction(tenant_id=tenant_id) as db:
-            state = await _apply(db, tenant_id, version_id, result, rescan=False, text=text)
+            state = await _apply(
+                db, tenant_id, version_id, result, rescan=False, text=text, seen=job.seen
+            )
             run.scanned.append((version_id, state))
     return run
 
@@ -322,16 +385,16 @@ async def rescan_recent(rt: Runtime, *, limit: int = 500) -> ScanRun:
                 days[tenant_id] = (await policy(db)).rescan_days
         if uploaded_at < now() - timedelta(days=days[tenant_id]):
             continue
-        if not await _claim(rt, tenant_id, version_id):
+        job = await _claim(rt, tenant_id, version_id)
+        if job is None:
             continue
         try:
-            result, _ = await _scan_one(rt, tenant_id, version_id)
+            result, _ = await _scan_one(rt, tenant_id, job)
         except pipeline.ScannerUnavailable:
             await _release(rt, tenant_id, version_id)
             run.unavailable = True
             return run
         async with rt.database.transaction(tenant_id=tenant_id) as db:
-            run.scanned.append(
-                (version_id, await _apply(db, tenant_id, version_id, result, rescan=True))
-            )
+            state = await _apply(db, tenant_id, version_id, result, rescan=True, seen=job.seen)
+            run.scanned.append((version_id, state))
     return run

@@ -228,11 +228,15 @@ async def complete_upload(
             f"Parts {missing[:10]} have not arrived yet.", extra={"missing": missing[:100]}
         )
     name = await open_name(db, u.tenant_id, u.id, u.name_enc)
-    # the whole file tells a .docm from a .docx, and a jar hidden in a zip or an image;
-    # files too big to hold are told by their first bytes (the scanners see all of them)
-    whole = b.size <= FULL_DETECT_MAX
-    head = b"".join([p async for p in await blobs.reader(db, b, 0, None if whole else HEAD)])
-    detected = detect_full(head, name) if whole else detect(head, name)
+    # the whole file tells a .docm from a .docx, and a jar hidden in a zip or an image:
+    # detect_full reads what it needs of it (the head, a zip's directory and a member or
+    # two), not every byte; a larger file is told by its first bytes (a zip's directory
+    # may be as large as the file; the scanners see all of it)
+    if b.size <= FULL_DETECT_MAX:
+        detected = await blobs.in_worker(db, b, lambda file: detect_full(file, name))
+    else:
+        head = b"".join([p async for p in await blobs.reader(db, b, 0, HEAD)])
+        detected = detect(head, name)
     pol = await policy(db)
     why = blocked(detected, pol.blocked_kinds)
     if why is not None:

@@ -1,11 +1,13 @@
 """The scanning pipeline: one file in, one verdict out.
 
-Order: clamd scans the stream (always: every size, every type); then, if the file is at
-most ``scan_deep_max_bytes``, deep inspection reads it into memory (never to disk) and runs
-YARA over it, the macro check over Office files, and the archive walk over zips, giving
-every member to YARA and the macro check too (nested zips included). The plaintext is
-read once: the stream sent to clamd is kept in memory on the way when deep inspection
-follows (read again only if clamd stopped reading early).
+What runs: clamd scans the stream (always: every size, every type); if the file is at
+most ``scan_deep_max_bytes``, deep inspection also holds it in memory (never on disk) and
+runs YARA over it, the macro check over Office files, and the archive walk over zips,
+giving every member to YARA and the macro check too (nested zips included). The plaintext
+is read once, a little ahead of what clamd has taken: the pieces sent to clamd are kept on
+the way, and deep inspection starts in a worker thread as soon as the last piece has been
+read, while clamd still scans (read again only if clamd stopped reading early). The verdict
+waits for both.
 
 Verdict (``ScanResult.state``):
 
@@ -26,6 +28,7 @@ clamd down or not answering raises ``ScannerUnavailable``: the caller keeps the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -43,7 +46,7 @@ MacroPolicy = Literal["block", "warn", "allow"]
 ScanState = Literal["clean", "infected", "failed"]
 Severity = Literal["infected", "failed", "warning"]
 
-__all__ = ["Finding", "MacroPolicy", "ScanResult", "ScannerUnavailable", "scan"]
+__all__ = ["Finding", "MacroPolicy", "ScanResult", "ScannerUnavailable", "scan", "scan_keeping"]
 
 
 @dataclass(frozen=True)
@@ -97,45 +100,64 @@ async def scan(
 
     Raises ``ScannerUnavailable`` when clamd cannot be reached or does not answer; errors
     of the stream itself (the storage) are raised as they are."""
+    result, _ = await scan_keeping(
+        open_stream, size=size, name=name, settings=settings, macro_policy=macro_policy
+    )
+    return result
+
+
+async def scan_keeping(
+    open_stream: Callable[[], AsyncIterator[bytes]],
+    *,
+    size: int,
+    name: str,
+    settings: Settings,
+    macro_policy: MacroPolicy = "block",
+) -> tuple[ScanResult, bytes | None]:
+    """``scan``, and the plaintext that deep inspection held in memory (None when it did
+    not run over the whole file), for a caller that needs the bytes next (the content
+    gate) and should not read them again.
+
+    How the time is spent: the stream is read ahead of what clamd has taken (the storage
+    and the decryption work while clamd reads), every byte goes to clamd, and deep
+    inspection starts in a worker thread as soon as the whole file has been read, while
+    clamd scans what it received; the verdict waits for both."""
     client = ClamdClient.from_settings(settings)
-    clamd_version = await client.version()  # down: ScannerUnavailable before any reading
-    fingerprint = await asyncio.to_thread(settings_fingerprint, settings)
-    engines = {"clamav": clamd_version, "overleg": f"signatures {BUILTIN_VERSION}"}
-    findings: list[Finding] = []
+    # asked while the file is scanned; clamd down: the scan's own connection fails first,
+    # before anything is read (ScannerUnavailable)
+    facts = asyncio.gather(client.version(), asyncio.to_thread(settings_fingerprint, settings))
     limit = settings.scan_deep_max_bytes
+    reading = _ReadAhead(open_stream, limit if size <= limit else -1)
+    deep_task: asyncio.Future[_Deep] | None = None
+
+    def start_deep(pieces: list[bytes]) -> None:
+        nonlocal deep_task
+        deep_task = asyncio.ensure_future(
+            asyncio.to_thread(_deep, pieces, name, settings, macro_policy)
+        )
+
+    reading.on_complete = start_deep
+    try:
+        result = await client.instream(reading.chunks())
+        clamd_version, fingerprint = await facts
+    except BaseException:
+        for task in (facts, deep_task):
+            _drop(task)  # a worker thread finishes on its own; nobody waits for it
+        raise
+    finally:
+        await reading.stop()
+    engines = {"clamav": clamd_version, "overleg": f"signatures {BUILTIN_VERSION}"}
+    findings = _clamd_findings(result)
 
     deep = size <= limit
-    kept = bytearray() if deep else None
-    state = {"complete": False, "overflow": False}
-
-    async def tee() -> AsyncIterator[bytes]:
-        stream = open_stream()
-        try:
-            async for chunk in stream:
-                if kept is not None and not state["overflow"]:
-                    if len(kept) + len(chunk) > limit:
-                        state["overflow"] = True
-                        kept.clear()
-                    else:
-                        kept.extend(chunk)
-                yield chunk
-            state["complete"] = True
-        finally:
-            await _close(stream)
-
-    result = await client.instream(tee())
-    findings.extend(_clamd_findings(result))
-
-    if deep and kept is not None:
-        data: bytes | None
-        if state["overflow"]:
-            data = None
-        elif state["complete"]:
-            data = bytes(kept)
-        else:  # clamd stopped reading early (an error): read the file again for ourselves
-            data = await _read_all(open_stream, limit)
-        kept.clear()
-        if data is None:
+    data: bytes | None = None
+    if deep:
+        if deep_task is None and not reading.overflow:
+            # clamd stopped reading early (an error): read the file again for ourselves
+            again = await _read_all(open_stream, limit)
+            if again is not None:
+                start_deep([again])
+        if deep_task is None:
             deep = False
             findings.append(
                 Finding(
@@ -147,22 +169,10 @@ async def scan(
                 )
             )
         else:
-            try:
-                deep_findings, deep_engines = await asyncio.to_thread(
-                    inspect, data, name, settings, macro_policy
-                )
-            except Exception as e:  # a bug or an engine failing: not clean, and said so
-                log.exception("deep inspection failed")
-                deep_findings, deep_engines = (
-                    [
-                        Finding(
-                            "pipeline", "Overleg.Scan.Error", f"{type(e).__name__}: {e}", "failed"
-                        )
-                    ],
-                    {},
-                )
-            findings.extend(deep_findings)
-            engines.update(deep_engines)
+            done = await deep_task
+            findings.extend(done.findings)
+            engines.update(done.engines)
+            data = done.data
     else:
         findings.append(
             Finding(
@@ -188,7 +198,113 @@ async def scan(
         deep=deep,
         size=size,
     )
-    return outcome
+    return outcome, data
+
+
+#: bytes read ahead of what clamd has taken: enough to keep clamd fed while the storage
+#: and the decryption work (the object store's reads are 64 KiB to 1 MiB)
+READ_AHEAD_BYTES = 1024 * 1024
+
+_END = object()
+
+
+class _ReadAhead:
+    """Reads ``open_stream()`` in a task of its own, about ``READ_AHEAD_BYTES`` ahead of
+    the consumer of ``chunks()``, and keeps the pieces for deep inspection while they add
+    up to at most ``keep_up_to`` bytes (-1: keep nothing). When the stream has ended and
+    everything was kept, ``on_complete(pieces)`` is called at once, before the consumer
+    has taken the last chunks."""
+
+    def __init__(self, open_stream: Callable[[], AsyncIterator[bytes]], keep_up_to: int) -> None:
+        self.open_stream = open_stream
+        self.keep_up_to = keep_up_to
+        self.pieces: list[bytes] = []
+        self.kept = 0
+        self.overflow = False
+        self.on_complete: Callable[[list[bytes]], None] | None = None
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.ahead = 0  # bytes in the queue
+        self.room = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _produce(self) -> None:
+        stream = self.open_stream()
+        try:
+            async for chunk in stream:
+                if self.keep_up_to >= 0 and not self.overflow:
+                    if self.kept + len(chunk) > self.keep_up_to:
+                        self.overflow = True
+                        self.pieces.clear()
+                    else:
+                        self.pieces.append(chunk)
+                        self.kept += len(chunk)
+                while self.ahead >= READ_AHEAD_BYTES:
+                    self.room.clear()
+                    await self.room.wait()
+                self.ahead += len(chunk)
+                self.queue.put_nowait(chunk)
+        except Exception as e:  # the storage's error: the consumer raises it
+            self.queue.put_nowait(e)
+            return
+        finally:
+            await _close(stream)
+        if self.keep_up_to >= 0 and not self.overflow and self.on_complete is not None:
+            pieces, self.pieces = self.pieces, []
+            self.on_complete(pieces)
+        self.queue.put_nowait(_END)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The stream's chunks, as read; the stream's own errors are raised here."""
+        self.task = asyncio.ensure_future(self._produce())
+        while True:
+            item = await self.queue.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            self.ahead -= len(item)
+            self.room.set()
+            yield item
+
+    async def stop(self) -> None:
+        """Stop reading (the consumer is done, or gave up early) and close the stream."""
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.pieces.clear()
+
+
+@dataclass(frozen=True)
+class _Deep:
+    findings: list[Finding]
+    engines: dict[str, str]
+    data: bytes
+
+
+def _deep(pieces: list[bytes], name: str, settings: Settings, macro_policy: MacroPolicy) -> _Deep:
+    """Deep inspection over the joined pieces, in a worker thread. An engine failing (or a
+    bug) is a ``failed`` finding, never clean."""
+    data = bytes(pieces[0]) if len(pieces) == 1 else b"".join(pieces)  # join: GIL released
+    pieces.clear()
+    try:
+        findings, engines = inspect(data, name, settings, macro_policy)
+    except Exception as e:  # a bug or an engine failing: not clean, and said so
+        log.exception("deep inspection failed")
+        findings = [Finding("pipeline", "Overleg.Scan.Error", f"{type(e).__name__}: {e}", "failed")]
+        engines = {}
+    return _Deep(findings, engines, data)
+
+
+def _drop(task: asyncio.Future[Any] | None) -> None:
+    """Cancel ``task``, or take its outcome if it has one (so that no error of it is
+    reported as never retrieved)."""
+    if task is None:
+        return
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
 
 
 def _clamd_findings(result: EngineResult) -> list[Finding]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from overleg.kernel.clock import now
 from overleg.kernel.crypto.envelope import DEK_SIZE, open_sealed, peek_dek_version, seal
@@ -43,6 +43,10 @@ from overleg.kernel.crypto.providers.base import KeyProvider
 log = logging.getLogger(__name__)
 
 _DESTROY_AFTER_COMMIT = "overleg.crypto.destroy_after_commit"
+#: session.info key: the DEKs this transaction has read, per KeyService: (tenant, version or
+#: None for the current one) -> (version, dek); dropped when the transaction (or a
+#: savepoint) ends
+_TRANSACTION_DEKS = "overleg.crypto.transaction_deks"
 
 
 def kek_id_for(tenant_id: uuid.UUID, version: int) -> str:
@@ -66,8 +70,10 @@ class KeyService:
     """Encrypts and decrypts tenant data; creates, rotates and shreds tenant keys.
 
     Methods work on the caller's session and transaction, scoped to the tenant or
-    unscoped. Unwrapped DEKs are cached in memory for ``cache_ttl`` seconds; every call
-    still reads the DEK row, so a shred by another process takes effect here at once.
+    unscoped. Unwrapped DEKs are cached in memory for ``cache_ttl`` seconds; every
+    transaction still reads the DEK row it uses (once: later calls in the same transaction
+    use what it read, and rotate, shred and init_tenant in it start over), so a shred by
+    another process takes effect here for every transaction that starts after it commits.
     """
 
     def __init__(self, provider: KeyProvider, *, cache_ttl: float = 300.0) -> None:
@@ -76,6 +82,9 @@ class KeyService:
         # (tenant, version) -> (row id, dek, expires). The row id guards against a DEK row
         # that was rolled back and created again with the same version but another key.
         self._cache: dict[tuple[uuid.UUID, int], tuple[uuid.UUID, bytes, float]] = {}
+        # this service's entry in a transaction's DEKs (another service, with another
+        # provider, on the same session reads and unwraps for itself)
+        self._token = object()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -84,6 +93,7 @@ class KeyService:
 
         ``KeyUnavailable`` if the tenant was shredded.
         """
+        self._drop_transaction_deks(db, tenant_id)
         state = await self._state(db, tenant_id)
         if state is not None:
             if state.shredded_at is not None:
@@ -113,6 +123,7 @@ class KeyService:
         ``KeyUnavailable`` if the tenant has no keys or was shredded.
         """
         await self._lock_state(db, tenant_id)
+        self._drop_transaction_deks(db, tenant_id)
         state = await self._state(db, tenant_id)
         if state is None or state.shredded_at is not None:
             raise await self._missing(db, tenant_id)
@@ -178,6 +189,7 @@ class KeyService:
         flushed, and stay destroyed even if the transaction later rolls back.
         """
         await self._lock_state(db, tenant_id)
+        self._drop_transaction_deks(db, tenant_id)
         state = await self._state(db, tenant_id)
         rows = await self._rows(db, tenant_id)
         keks = {r.kek_id for r in rows}
@@ -212,16 +224,22 @@ class KeyService:
     ) -> bytes:
         """Seal ``plaintext`` with the tenant's current DEK. ``KeyUnavailable`` if the
         tenant has no keys (never initialised, or shredded)."""
-        row = await db.scalar(
-            select(TenantDataKey)
-            .where(TenantDataKey.tenant_id == tenant_id, TenantDataKey.retired_at.is_(None))
-            .order_by(TenantDataKey.version.desc())
-            .limit(1)
-            .execution_options(populate_existing=True)
-        )
-        if row is None:
-            raise await self._missing(db, tenant_id)
-        return seal(self._dek(tenant_id, row), row.version, plaintext, aad)
+        known = self._transaction_deks(db)
+        hit = known.get((tenant_id, None))
+        if hit is None:
+            row = await db.scalar(
+                select(TenantDataKey)
+                .where(TenantDataKey.tenant_id == tenant_id, TenantDataKey.retired_at.is_(None))
+                .order_by(TenantDataKey.version.desc())
+                .limit(1)
+                .execution_options(populate_existing=True)
+            )
+            if row is None:
+                raise await self._missing(db, tenant_id)
+            hit = known[(tenant_id, None)] = (row.version, self._dek(tenant_id, row))
+            known[(tenant_id, row.version)] = hit
+        version, dek = hit
+        return seal(dek, version, plaintext, aad)
 
     async def decrypt(
         self, db: AsyncSession, tenant_id: uuid.UUID, blob: bytes, aad: bytes
@@ -232,18 +250,34 @@ class KeyService:
         ``KeyUnavailable`` if that DEK or its KEK is gone (shredded).
         """
         version = peek_dek_version(blob)
-        row = await db.scalar(
-            select(TenantDataKey)
-            .where(TenantDataKey.tenant_id == tenant_id, TenantDataKey.version == version)
-            .execution_options(populate_existing=True)
-        )
-        if row is None:
-            self.forget(tenant_id)
-            raise await self._missing(db, tenant_id, version)
-        dek = self._dek(tenant_id, row)
+        known = self._transaction_deks(db)
+        hit = known.get((tenant_id, version))
+        if hit is None:
+            row = await db.scalar(
+                select(TenantDataKey)
+                .where(TenantDataKey.tenant_id == tenant_id, TenantDataKey.version == version)
+                .execution_options(populate_existing=True)
+            )
+            if row is None:
+                self.forget(tenant_id)
+                raise await self._missing(db, tenant_id, version)
+            hit = known[(tenant_id, version)] = (version, self._dek(tenant_id, row))
+        dek = hit[1]
         return open_sealed(lambda _v: dek, blob, aad)
 
     # -- internals -----------------------------------------------------------------
+
+    def _transaction_deks(
+        self, db: AsyncSession
+    ) -> dict[tuple[uuid.UUID, int | None], tuple[int, bytes]]:
+        per_service: dict[object, dict[tuple[uuid.UUID, int | None], tuple[int, bytes]]]
+        per_service = db.info.setdefault(_TRANSACTION_DEKS, {})
+        return per_service.setdefault(self._token, {})
+
+    def _drop_transaction_deks(self, db: AsyncSession, tenant_id: uuid.UUID) -> None:
+        known = self._transaction_deks(db)
+        for key in [k for k in known if k[0] == tenant_id]:
+            del known[key]
 
     def _dek(self, tenant_id: uuid.UUID, row: TenantDataKey) -> bytes:
         key = (tenant_id, row.version)
@@ -305,6 +339,15 @@ class KeyService:
         if version is not None and state is not None:
             return KeyUnavailable(f"tenant {tenant_id} has no data key version {version}")
         return KeyUnavailable(f"tenant {tenant_id} has no data keys (not initialised)")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_transaction_deks(session: Session, transaction: SessionTransaction) -> None:
+    # every transaction reads the DEK rows again (a shred elsewhere must take effect), and
+    # a savepoint's end may have undone a rotation or an init: start over either way (a
+    # flush's inner transaction ends nothing)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_TRANSACTION_DEKS, None)
 
 
 def _destroy_after_commit(db: AsyncSession, provider: KeyProvider, kek_ids: list[str]) -> None:
