@@ -1,6 +1,7 @@
 """Managing files: versions, rename, move, delete and restore (the recycle bin).
 
-- Versions are listed to whoever sees the file; a new one is an upload with ``file_id``.
+- Versions (listed, downloaded, restored) are in ``files.versions``; a new one is an
+  upload with ``file_id``.
 - Renaming needs write access (the place's people, or a share to edit); the name is
   checked like an uploaded one and sealed.
 - Moving, deleting and restoring are for the people of the file's place who may write in
@@ -11,10 +12,11 @@
   and its place's people may restore it for ``RECYCLE_DAYS`` (with its shares and links).
   Then ``files.purge`` removes it for good, unless retention or a legal hold keeps it.
   Deleted files still count against quotas until they are purged (as in SharePoint).
-- Search: deleting drops the file from the search index at once; restoring does not index
-  it again (that needs its text, extracted by the scan), so a restored file is found by
-  search again after its next clean version. Moving moves its search document along;
-  renaming does not re-index it (its old name finds it until its next version).
+- Search: deleting drops the file from the search index at once. Renaming and restoring
+  mark it ``index_due``: the ``files.reindex`` job indexes it again (its new name, its
+  current version's text) within a round, in a transaction of its own; until then its
+  old name finds it, and a restored file is not found. Moving moves its search document
+  along.
 
 Every change is audited, and so are refusals. Names are never written to the audit log
 (they are sealed like message bodies).
@@ -32,13 +34,13 @@ from overleg.audit.service import record
 from overleg.files.access import Need, Place, access_file, access_place
 from overleg.files.content import clean_name
 from overleg.files.models import FileItem, FileVersion
+from overleg.files.reindex import mark_due
 from overleg.files.schemas import (
     ContainerType,
     DeletedFilePublic,
     FileMove,
     FilePublic,
     FileRename,
-    VersionPublic,
 )
 from overleg.files.uploads import file_public, seal_name
 from overleg.kernel.clock import now
@@ -68,28 +70,6 @@ def _writer_of_place(principal: Principal, place: Place, f: FileItem, action: st
         )
 
 
-async def list_versions(
-    principal: Principal, db: AsyncSession, file_id: uuid.UUID
-) -> list[VersionPublic]:
-    """Every version of the file, newest first."""
-    f, _, _ = await access_file(principal, db, file_id, action="file.versions", need=Need.SEE)
-    versions = await db.scalars(
-        select(FileVersion).where(FileVersion.file_id == f.id).order_by(FileVersion.number.desc())
-    )
-    return [
-        VersionPublic(
-            number=v.number,
-            size=v.size,
-            content_type=v.content_type,
-            state=v.scan_state,
-            uploaded_by=v.uploaded_by,
-            uploaded_at=v.uploaded_at,
-            current=v.id == f.current_version_id,
-        )
-        for v in versions
-    ]
-
-
 async def rename_file(
     principal: Principal, db: AsyncSession, file_id: uuid.UUID, data: FileRename
 ) -> FilePublic:
@@ -101,6 +81,7 @@ async def rename_file(
     f, v, _ = await access_file(principal, db, file_id, action=action, need=Need.WRITE)
     f.name_enc = await seal_name(db, f.tenant_id, f.id, name)
     f.updated_at = now()
+    await mark_due(db, f)
     await record(principal, db, action, target_type="file", target_id=f.id)
     return await file_public(db, f, v)
 
@@ -196,6 +177,7 @@ async def restore_file(principal: Principal, db: AsyncSession, file_id: uuid.UUI
         )
     deleted = f.deleted_at
     f.deleted_at, f.deleted_by = None, None
+    await mark_due(db, f)
     assert f.current_version_id is not None and deleted is not None
     v = await db.get(FileVersion, f.current_version_id)
     assert v is not None

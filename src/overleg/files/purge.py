@@ -8,9 +8,13 @@
 
 Retention policies and legal holds (a later issue) keep deleted files by registering a check
 in ``PURGE_BLOCKERS`` (as for recordings): a reason (not None) keeps the file in the
-recycle bin, past its period (it is no longer restorable by its place's people). A hold is
-audited once per reason and node: ``FileItem`` has no column to note it on, so the note is
-kept in this process (a restarted node audits a hold that is still there once more).
+recycle bin, past its period (it is no longer restorable by its place's people). The
+reason is noted on the file (``FileItem.purge_held``) and audited (``file.purge_held``)
+once per change of reason, whichever node sees it; the note is cleared when nothing holds
+the file any more (it is then purged).
+
+Versions may share a blob (a restored version copies its content by reference): each
+distinct blob is deleted once, and ``bytes`` in the audit record counts what was stored.
 
 Both jobs are idempotent and safe on several nodes at once: a file is locked (``FOR
 UPDATE`` on PostgreSQL; SQLite has one writer) and checked again before it goes, and a
@@ -57,9 +61,6 @@ PURGE_BLOCKERS: list[PurgeBlocker] = []
 #: never so young that an upload could still be about to reference it)
 ORPHAN_AGE = timedelta(hours=1)
 
-#: holds noted (and audited) by this process: file id -> reason
-_noted: dict[uuid.UUID, str] = {}
-
 
 async def _held(db: AsyncSession, f: FileItem) -> str | None:
     for check in PURGE_BLOCKERS:
@@ -70,9 +71,11 @@ async def _held(db: AsyncSession, f: FileItem) -> str | None:
 
 
 async def _note_hold(db: AsyncSession, principal: Principal, f: FileItem, reason: str) -> None:
-    if _noted.get(f.id) == reason:
+    """Note (and audit) why ``f`` is held, unless that is noted already."""
+    reason = reason[:500]  # the column's length
+    if f.purge_held == reason:
         return
-    _noted[f.id] = reason
+    f.purge_held = reason
     log.info("file_purge_held", file=str(f.id), reason=reason)
     await record(
         principal,
@@ -80,14 +83,16 @@ async def _note_hold(db: AsyncSession, principal: Principal, f: FileItem, reason
         "file.purge_held",
         target_type="file",
         target_id=f.id,
-        details={"reason": reason[:500]},
+        details={"reason": reason},
     )
 
 
 async def _purge_one(db: AsyncSession, principal: Principal, f: FileItem) -> None:
     versions = list(await db.scalars(select(FileVersion).where(FileVersion.file_id == f.id)))
-    found = [await db.get(Blob, v.blob_id) for v in versions]
+    distinct = list(dict.fromkeys(v.blob_id for v in versions))
+    found = [await db.get(Blob, blob_id) for blob_id in distinct]
     held = [b for b in found if b is not None]
+    stored = sum(b.size for b in held)
     file_id, deleted_at = f.id, f.deleted_at
     await db.execute(delete(FileShare).where(FileShare.file_id == file_id))
     await db.execute(delete(ShareLink).where(ShareLink.file_id == file_id))
@@ -109,7 +114,8 @@ async def _purge_one(db: AsyncSession, principal: Principal, f: FileItem) -> Non
         target_id=file_id,
         details={
             "versions": len(versions),
-            "bytes": sum(v.size for v in versions),
+            "blobs": len(held),
+            "bytes": stored,
             "deleted_at": deleted_at.isoformat() if deleted_at else None,
             "recycle_days": RECYCLE_DAYS,
         },
@@ -142,7 +148,7 @@ async def purge_deleted(db: AsyncSession, principal: Principal) -> list[uuid.UUI
         if reason is not None:
             await _note_hold(db, principal, f, reason)
             continue
-        _noted.pop(f.id, None)
+        f.purge_held = None  # nothing holds it any more
         await _purge_one(db, principal, f)
         out.append(file_id)
     return out

@@ -1,6 +1,10 @@
 """Quarantine: infected and scan-failed versions, for security admins only. They see the
 findings (never the name), may download the content to examine it (audited), and
 release it (it becomes clean: a false positive), delete it, or have it scanned again.
+
+A released current version is marked for the search index (``files.reindex``), and so is
+a clean version that becomes current again when the quarantined one is deleted. A deleted
+version's content stays while another version shares it (a restore's copy).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from overleg.audit.service import record
 from overleg.files import blobs
 from overleg.files.models import Blob, FileItem, FileVersion
+from overleg.files.reindex import mark_due
 from overleg.files.schemas import Finding, QuarantineDecision, QuarantinedPublic
 from overleg.files.streams import Stream
 from overleg.kernel.clock import now
@@ -92,7 +97,9 @@ async def decide(
         )
         blob = await db.get(Blob, v.blob_id)
         await db.delete(v)
-        if blob is not None:
+        # a restored version shares its blob with the version it copied: the content
+        # goes only when no other version holds it
+        if blob is not None and all(o.blob_id != blob.id for o in others):
             await blobs.delete_parts(blobs.store_of(db), blob)
             await db.flush()
             await db.delete(blob)
@@ -102,8 +109,12 @@ async def decide(
             prev = others[0]
             f.current_version_id, f.size, f.content_type = prev.id, prev.size, prev.content_type
             f.state = prev.scan_state
+            if prev.scan_state == "clean":
+                await mark_due(db, f)  # found again by the previous version
     if body.action != "delete" and f.current_version_id == v.id:
         f.state = v.scan_state
+        if v.scan_state == "clean":
+            await mark_due(db, f)  # released: found by search again (files.reindex)
     await record(
         principal,
         db,
