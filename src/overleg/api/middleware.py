@@ -26,6 +26,8 @@ LATENCY = Histogram("overleg_http_request_seconds", "HTTP request duration", ["m
 log = structlog.get_logger("overleg.http")
 _RID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _PART = re.compile(r"^/api/v1/files/uploads/[^/]+/parts/[0-9]+$")
+#: a new version through a sharing link: one part at most (files.links checks the exact size)
+_LINK_CONTENT = re.compile(r"^/api/v1/files/links/[^/]+/content$")
 
 CSP = (
     "default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; "
@@ -92,7 +94,8 @@ class HttpBasics:
     ) -> None:
         self.app = app
         self.max_body = max_body
-        #: upload parts (PUT .../uploads/{id}/parts/{n}) may be this large instead
+        #: upload parts (PUT .../uploads/{id}/parts/{n}) and a new version through a link
+        #: (PUT .../links/{token}/content) may be this large instead
         self.max_part = max(max_part, max_body)
         self.trusted = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         self.hsts = hsts
@@ -111,7 +114,8 @@ class HttpBasics:
         status_holder = {"status": 500}
 
         limit = self.max_body
-        if scope.get("method") == "PUT" and _PART.match(scope.get("path", "")):
+        path_in = scope.get("path", "")
+        if scope.get("method") == "PUT" and (_PART.match(path_in) or _LINK_CONTENT.match(path_in)):
             limit = self.max_part
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:

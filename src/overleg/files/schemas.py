@@ -103,16 +103,24 @@ class SharePublic(BaseModel):
     user_id: uuid.UUID
     display_name: str
     role: ShareRole
-    by: str = Field(description="who shared it")
+    by: str = Field(description="who shared it (for a link: who made the link)")
     at: datetime
+    via_link: uuid.UUID | None = Field(
+        default=None,
+        description="reaches the file through this sharing link, redeemed at `at` "
+        "(None: shared by name)",
+    )
 
 
 class SharedFilePublic(FilePublic):
-    """A file shared with the caller by name."""
+    """A file shared with the caller by name, or reached through a link they redeemed."""
 
     role: ShareRole
     shared_by: str
     shared_at: datetime
+    via_link: uuid.UUID | None = Field(
+        default=None, description="through this sharing link (None: shared by name)"
+    )
 
 
 class LinkCreate(InputModel):
@@ -178,6 +186,10 @@ class VersionPublic(BaseModel):
     uploaded_by: uuid.UUID
     uploaded_at: datetime
     current: bool
+    restored_from: int | None = Field(
+        default=None,
+        description="this version is a restore of that older version (same content)",
+    )
 
 
 class FileRename(InputModel):

@@ -10,22 +10,27 @@ Links follow the organisation's policy (``FilePolicy``): ``sharing_links`` off, 
 (signed-in people of the organisation) or anyone; ``link_max_days`` caps the expiry (a
 link without expiry only when the policy sets no cap); ``link_password_required``. A link's
 token is shown once, at creation; only its SHA-256 is kept, and its password as argon2.
-Using a link is in ``links``. Every share, unshare, link creation and revocation is
-audited; refusals too.
+Using a link is in ``links``; so is redeeming one while signed in, which gives the person
+a grant (``FileLinkGrant``): the file is theirs to reach with the link's role for as long as
+the link is active. They are listed with the file's shares (``via_link``) and in their
+"Shared with me". Revoking a link deletes its grants. Every share, unshare, link creation
+and revocation is audited; refusals too.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from overleg.audit.schemas import Outcome
 from overleg.audit.service import record, with_audit
-from overleg.files.access import Need, access_file
-from overleg.files.models import FileItem, FileShare, FileVersion, ShareLink
+from overleg.files.access import Need, access_file, link_active, place_state
+from overleg.files.models import FileItem, FileLinkGrant, FileShare, FileVersion, ShareLink
 from overleg.files.schemas import (
     LinkCreate,
     LinkCreated,
@@ -68,32 +73,66 @@ async def _managed(
 # --- named people ---------------------------------------------------------------------------
 
 
-async def _share_public(db: AsyncSession, shares: list[FileShare]) -> list[SharePublic]:
-    names = await identity.people(db, [s.user_id for s in shares])
-    return [
+async def _share_public(
+    db: AsyncSession,
+    shares: list[FileShare],
+    grants: Sequence[tuple[FileLinkGrant, ShareLink]] = (),
+) -> list[SharePublic]:
+    names = await identity.people(db, [s.user_id for s in shares] + [g.user_id for g, _ in grants])
+
+    def name(user_id: uuid.UUID) -> str:
+        return names[user_id].display_name if user_id in names else "(removed)"
+
+    named = [
         SharePublic(
             file_id=s.file_id,
             user_id=s.user_id,
-            display_name=names[s.user_id].display_name if s.user_id in names else "(removed)",
+            display_name=name(s.user_id),
             role=s.role,
             by=s.by,
             at=s.at,
         )
         for s in shares
     ]
+    linked = [
+        SharePublic(
+            file_id=g.file_id,
+            user_id=g.user_id,
+            display_name=name(g.user_id),
+            role=link.role,
+            by=link.created_by,
+            at=g.at,
+            via_link=link.id,
+        )
+        for g, link in grants
+    ]
+    return named + linked
+
+
+async def _grants(db: AsyncSession, *where: Any) -> list[tuple[FileLinkGrant, ShareLink]]:
+    """The grants (with their links) matching ``where`` whose link is active, oldest
+    first."""
+    rows = await db.execute(
+        select(FileLinkGrant, ShareLink)
+        .join(ShareLink, ShareLink.id == FileLinkGrant.link_id)
+        .where(*where)
+        .order_by(FileLinkGrant.at, FileLinkGrant.id)
+    )
+    return [(g, link) for g, link in rows.all() if link_active(link)]
 
 
 async def list_shares(
     principal: Principal, db: AsyncSession, file_id: uuid.UUID
 ) -> list[SharePublic]:
-    """The people the file is shared with by name (for those who may share it)."""
+    """The people the file is shared with by name, then those who reach it through an
+    active link they redeemed (``via_link``); for those who may share it."""
     await _managed(principal, db, file_id, "file.shares")
     shares = list(
         await db.scalars(
             select(FileShare).where(FileShare.file_id == file_id).order_by(FileShare.at)
         )
     )
-    return await _share_public(db, shares)
+    return await _share_public(db, shares, await _grants(db, FileLinkGrant.file_id == file_id))
 
 
 async def share_file(
@@ -174,26 +213,49 @@ async def unshare_file(
 
 
 async def shared_with_me(principal: Principal, db: AsyncSession) -> list[SharedFilePublic]:
-    """Files shared with the caller by name, newest share first (OneDrive's "Shared with
-    me"). Files the caller also sees in their place are listed here too."""
+    """Files shared with the caller by name or reached through an active link they
+    redeemed, newest first (OneDrive's "Shared with me"), once each: with the strongest
+    role (a named share before a link of the same role). Files the caller also sees in
+    their place are listed here too; files of a deleted place are not."""
     authorize(principal, Action.WORKSPACE_USE)
+    if principal.user_id is None:
+        return []
+    # (role, share or grant, link)
+    reach: dict[uuid.UUID, tuple[str, FileShare | FileLinkGrant, ShareLink | None]] = {}
+    shares = await db.scalars(select(FileShare).where(FileShare.user_id == principal.user_id))
+    for share in shares:
+        reach[share.file_id] = (share.role, share, None)
+    for grant, link in await _grants(db, FileLinkGrant.user_id == principal.user_id):
+        had = reach.get(grant.file_id)
+        if had is None or (had[0], link.role) == ("view", "edit"):
+            reach[grant.file_id] = (link.role, grant, link)
+    if not reach:
+        return []
     rows = (
         await db.execute(
-            select(FileShare, FileItem, FileVersion)
-            .join(FileItem, FileItem.id == FileShare.file_id)
+            select(FileItem, FileVersion)
             .join(FileVersion, FileVersion.id == FileItem.current_version_id)
-            .where(FileShare.user_id == principal.user_id, FileItem.deleted_at.is_(None))
-            .order_by(FileShare.at.desc(), FileShare.id)
+            .where(FileItem.id.in_(list(reach)), FileItem.deleted_at.is_(None))
         )
     ).all()
     out = []
-    for share, f, v in rows:
+    for f, v in rows:
+        if await place_state(db, f) == "deleted":
+            continue
+        role, how, via = reach[f.id]
         base = await file_public(db, f, v)
+        by = how.by if isinstance(how, FileShare) else via.created_by if via else ""
         out.append(
             SharedFilePublic(
-                **base.model_dump(), role=share.role, shared_by=share.by, shared_at=share.at
+                **base.model_dump(),
+                role=role,
+                shared_by=by,
+                shared_at=how.at,
+                via_link=via.id if via else None,
             )
         )
+    out.sort(key=lambda x: str(x.id))
+    out.sort(key=lambda x: x.shared_at, reverse=True)  # stable: ties stay in id order
     return out
 
 
@@ -201,9 +263,10 @@ async def shared_with_me(principal: Principal, db: AsyncSession) -> list[SharedF
 
 
 def link_state(link: ShareLink) -> str:
+    """``active`` exactly when ``access.link_active``; else ``revoked`` or ``expired``."""
     if link.revoked_at is not None:
         return "revoked"
-    if link.expires_at is not None and link.expires_at <= now():
+    if not link_active(link):
         return "expired"
     return "active"
 
@@ -311,7 +374,8 @@ async def create_link(
 async def revoke_link(
     principal: Principal, db: AsyncSession, file_id: uuid.UUID, link_id: uuid.UUID
 ) -> None:
-    """The link stops working at once (its row stays, as the record of it)."""
+    """The link stops working at once (its row stays, as the record of it), and so do the
+    grants of the people who redeemed it: they are deleted."""
     action = "file.link_revoke"
     f, _ = await _managed(principal, db, file_id, action)
     link = await db.get(ShareLink, link_id)
@@ -320,11 +384,16 @@ async def revoke_link(
     if link.revoked_at is not None:
         return  # revoked before: nothing changes
     link.revoked_at = now()
+    grants = list(
+        await db.scalars(select(FileLinkGrant.id).where(FileLinkGrant.link_id == link.id))
+    )
+    if grants:
+        await db.execute(delete(FileLinkGrant).where(FileLinkGrant.id.in_(grants)))
     await record(
         principal,
         db,
         action,
         target_type="file",
         target_id=f.id,
-        details={"link": str(link.id), "audience": link.audience},
+        details={"link": str(link.id), "audience": link.audience, "grants": len(grants)},
     )

@@ -111,6 +111,21 @@ async def access_channel(
     return ChannelAccess(channel, team, role, channel_role, listed, history_from)
 
 
+async def channel_state(db: AsyncSession, channel_id: uuid.UUID) -> str:
+    """The channel's state, whoever asks: ``deleted`` (it or its team, or gone),
+    ``archived`` (it or its team) or ``active``. For what people reach without being in
+    the channel (a file shared from it)."""
+    channel = await db.get(Channel, channel_id)
+    team = await db.get(Team, channel.team_id) if channel is not None else None
+    if channel is None or team is None:
+        return "deleted"
+    if channel.deleted_at is not None or team.deleted_at is not None:
+        return "deleted"
+    if channel.archived_at is not None or team.archived_at is not None:
+        return "archived"
+    return "active"
+
+
 async def channel_audience(db: AsyncSession, channel: Channel) -> list[uuid.UUID]:
     """Everyone who may read the channel: its members (private) or the team's members."""
     if channel.kind == "private":

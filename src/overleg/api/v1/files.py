@@ -25,6 +25,7 @@ from overleg.api.deps import (
 )
 from overleg.api.streaming import MEDIA_RESPONSES, send_stream
 from overleg.files import links, manage, search, service, sharing, uploads
+from overleg.files import versions as history
 from overleg.files.schemas import (
     ContainerType,
     DeletedFilePublic,
@@ -64,8 +65,8 @@ async def search_files(
     ),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> FileSearchResults:
-    """Clean files you may see (in your channels and chats, and your own) whose name or
-    text matches `q`, newest upload first."""
+    """Clean files you may see (in your channels and chats, your own, and files shared
+    with you by name) whose name or text matches `q`, newest upload first."""
     return await search.search_files(p, db, q, limit=limit)
 
 
@@ -194,6 +195,58 @@ async def download_by_link(
     return await send_stream(request, opening(), attachment=True)
 
 
+@router.post(
+    "/links/{token}/redeem",
+    response_model=SharedFilePublic,
+    summary="Keep a sharing link: reach its file with the link's role",
+)
+async def redeem_link(
+    token: str, request: Request, p: CurrentPrincipal, password: LinkPassword = None
+) -> SharedFilePublic:
+    """For a signed-in account of the link's organisation (for a `people` link: not a
+    guest). From then on the file's routes (`GET /files/{id}`, its content; for `edit`
+    new versions by upload with `file_id`, and a new name) work for you as for a share,
+    for as long as the link is active. Redeeming again changes nothing. 403 for accounts
+    of other organisations, 404 for a revoked or expired link."""
+    rt = runtime(request)
+    async with rt.database.session(unscoped=True, readonly=True) as db:
+        tenant_id = await links.tenant_of_link(db, token)
+    async with unit_of_work(request, replace(p, tenant_id=tenant_id)) as db:
+        attempt = await links.redeem_link(p, db, token, password)
+    return attempt.get()
+
+
+@router.put(
+    "/links/{token}/content",
+    response_model=LinkView,
+    summary="A new version through an `anyone` link to edit, without an account",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_by_link(
+    token: str, request: Request, p: LinkCaller, password: LinkPassword = None
+) -> LinkView:
+    """Public: the whole new content as the body, at most one part (`part_size` of an
+    upload; 413 otherwise). It becomes the next version, `scan_pending`. 403 for a link to
+    view, a kind of file the organisation refuses, an archived place, and for people
+    signed in to the organisation (they redeem the link and upload as themselves)."""
+    rt = runtime(request)
+    async with rt.database.session(unscoped=True, readonly=True) as db:
+        tenant_id = await links.tenant_of_link(db, token)
+    async with (
+        links.discarding(rt) as written,
+        unit_of_work(request, replace(p, tenant_id=tenant_id)) as db,
+    ):
+        attempt = await links.upload_by_link(p, db, token, password, request.stream(), written)
+    return attempt.get()
+
+
 @router.get("/{file_id}", response_model=FilePublic)
 async def get_file(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> FilePublic:
     return await service.get_file(p, db, file_id)
@@ -245,7 +298,32 @@ async def move_file(file_id: uuid.UUID, body: FileMove, p: CurrentPrincipal, db:
 
 @router.get("/{file_id}/versions", response_model=list[VersionPublic])
 async def versions(file_id: uuid.UUID, p: CurrentPrincipal, db: Db) -> list[VersionPublic]:
-    return await manage.list_versions(p, db, file_id)
+    """The file's versions, newest first (`restored_from`: a restore of that version)."""
+    return await history.list_versions(p, db, file_id)
+
+
+@router.get("/{file_id}/versions/{number}/content", responses=MEDIA_RESPONSES)
+async def download_version(
+    file_id: uuid.UUID,
+    request: Request,
+    p: CurrentPrincipal,
+    db: Db,
+    number: int = Path(ge=1, le=1_000_000),
+) -> Response:
+    """An older (or the current) version's content, whole or one byte range, for whoever
+    sees the file; that version must be clean (pending: for its uploader). Audited."""
+    opening = history.open_version(p, db, file_id, number, request.headers.get("range"))
+    return await send_stream(request, opening, attachment=True)
+
+
+@router.post("/{file_id}/versions/{number}/restore", response_model=FilePublic)
+async def restore_version(
+    file_id: uuid.UUID, p: CurrentPrincipal, db: Db, number: int = Path(ge=1, le=1_000_000)
+) -> FilePublic:
+    """Make a copy of an older, clean version the current one (a new version; the
+    history is kept). For whoever may write the file; 422 for the current version, 409
+    for one that is not clean."""
+    return await history.restore_version(p, db, file_id, number)
 
 
 @router.get("/{file_id}/shares", response_model=list[SharePublic])
