@@ -25,6 +25,7 @@ from overleg.kernel.db.tenancy import TenantScopeError
 from overleg.messaging import service as messaging
 from overleg.messaging.schemas import ChatCreate, MessageCreate
 from overleg.policy import service as policy
+from overleg.security.principal import Principal
 from overleg.workspace import service as workspace
 from overleg.workspace.schemas import MemberAdd, TeamCreate
 from tests.architecture.matrix import Stage, open_stage
@@ -47,6 +48,7 @@ async def populate(st: Stage) -> None:
         )
         await _workspace(st, slug)
         await _recording(st, slug)
+        await _files(st, slug)
 
 
 async def _workspace(st: Stage, slug: str) -> None:
@@ -119,8 +121,69 @@ async def _recording(st: Stage, slug: str) -> None:
         people=(("Organizer", admin), ("Invitee", member)),
         subject=subject,
     )
+    # and one whose post-processing failed (the admins' processing queue)
+    failed = await make_recording(
+        st.rt, tenant, m.id, organizer_id=admin, started_by=admin, state="failed", subject=subject
+    )
     st.notes[f"{slug}.meeting"] = m.id
-    st.made[slug] |= {str(m.id), str(rec.id), subject}
+    st.made[slug] |= {str(m.id), str(rec.id), str(failed.id), subject}
+
+
+async def _files(st: Stage, slug: str) -> None:
+    """Files in the admin's General: one scanned clean (its name and text indexed for
+    search), shared with the member and with a sharing link; one quarantined (which raises
+    an alert); one in the recycle bin. And a file of the member's own shared with the admin.
+    The verdicts are recorded as the scan job records what the engines found."""
+    from overleg.files import manage, sharing, uploads
+    from overleg.files.models import FileItem
+    from overleg.files.scan import _apply
+    from overleg.files.scanning.pipeline import Finding, ScanResult
+    from overleg.files.schemas import LinkCreate, ShareSet, UploadStart
+
+    admin, member = st.world.principal(ADMIN[slug]), st.world.principal(MEMBER[slug])
+    admin_id, member_id = st.user_id(ADMIN[slug]), st.user_id(MEMBER[slug])
+    tenant = st.world.tenants[slug].id
+    general = {"container_type": "channel", "container_id": st.notes[f"{slug}.general"]}
+    own = {"container_type": "user", "container_id": member_id}
+
+    async def upload(who: Principal, place: dict[str, Any], name: str, data: bytes) -> uuid.UUID:
+        async def body() -> AsyncIterator[bytes]:
+            yield data
+
+        async with st.rt.database.transaction(tenant_id=tenant) as db:
+            up = await uploads.start_upload(
+                who, db, UploadStart(**place, name=name, size=len(data))
+            )
+            await uploads.put_part(who, db, up.id, 0, body())
+            made = await uploads.complete_upload(who, db, up.id)
+        st.made[slug] |= {str(made.id), name}
+        file_id: uuid.UUID = made.id
+        return file_id
+
+    async def scanned(file_id: uuid.UUID, *findings: Finding, text: str = "") -> None:
+        result = ScanResult(
+            "infected" if findings else "clean", list(findings), {}, "test", deep=True
+        )
+        async with st.rt.database.transaction(tenant_id=tenant) as db:
+            f = await db.get(FileItem, file_id)
+            assert f is not None and f.current_version_id is not None
+            await _apply(db, tenant, f.current_version_id, result, rescan=False, text=text)
+
+    plan = b"the budget plan for next year"
+    clean = await upload(admin, general, f"Budget plan {slug}.txt", plan)
+    await scanned(clean, text=plan.decode())
+    bad = await upload(admin, general, f"Invoice {slug}.txt", b"pay now")
+    await scanned(bad, Finding("clamav", "Example.Test", "-"))
+    old = await upload(admin, general, f"Old budget {slug}.txt", plan)
+    theirs = await upload(member, own, f"Notes {slug}.txt", plan)
+    await scanned(theirs)
+    async with st.rt.database.transaction(tenant_id=tenant) as db:
+        await sharing.share_file(admin, db, clean, member_id, ShareSet(role="view"))
+        link = await sharing.create_link(admin, db, clean, LinkCreate())
+        await manage.delete_file(admin, db, old)
+        await sharing.share_file(member, db, theirs, admin_id, ShareSet(role="view"))
+    st.notes[f"{slug}.file"] = clean
+    st.made[slug].add(str(link.id))
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +219,21 @@ LISTS: dict[str, Where] = {
     "my chats": lambda st, t: "/api/v1/chats",
     "message search": lambda st, t: "/api/v1/search/messages?q=budget+plan",
     "meeting recordings": lambda st, t: f"/api/v1/meetings/{st.notes[t + '.meeting']}/recordings",
+    "recordings being processed": lambda st, t: "/api/admin/recordings",
+    "channel files": lambda st, t: (
+        f"/api/v1/files?container_type=channel&container_id={st.notes[t + '.general']}"
+    ),
+    "recycle bin": lambda st, t: (
+        f"/api/v1/files/deleted?container_type=channel&container_id={st.notes[t + '.general']}"
+    ),
+    "files shared with me": lambda st, t: "/api/v1/files/shared",
+    "file versions": lambda st, t: f"/api/v1/files/{st.notes[t + '.file']}/versions",
+    "file shares": lambda st, t: f"/api/v1/files/{st.notes[t + '.file']}/shares",
+    "file links": lambda st, t: f"/api/v1/files/{st.notes[t + '.file']}/links",
+    "file search": lambda st, t: "/api/v1/search/files?q=budget+plan",
+    "quarantine": lambda st, t: "/api/admin/quarantine",
+    "alerts": lambda st, t: "/api/admin/alerts",
+    "alerts of a kind": lambda st, t: "/api/admin/alerts?kind=file.infected",
 }
 
 #: audit searches aimed at the other tenant: they must find nothing at all
