@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test test-sqlite lint bench install clean-data
+.PHONY: run test test-sqlite lint bench install clean-data web api-client screenshots
 
 install:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --user --quiet uv \
@@ -15,11 +15,32 @@ DATA ?= $(or $(OVERLEG_DATA_DIR),var)
 JANUS_WS_PORT ?= 18188
 JANUS_DIR := $(abspath $(DATA))/janus
 
+## make web: build the web client (web/, TypeScript and React) into the package, which serves
+## it; installs its npm packages from web/package-lock.json first when they changed
+web:
+	@command -v npm >/dev/null 2>&1 || { echo "make web: needs Node.js 20 or newer with npm"; exit 1; }
+	@cd web && if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	  npm ci --no-audit --no-fund --loglevel=error; fi
+	@cd web && npm run --silent build >/dev/null
+
+## make api-client: regenerate the web client's API types from Overleg's OpenAPI schema (a
+## test fails while the committed web/src/api/schema.d.ts is stale)
+api-client: install web
+	@$(UV) run --no-sync python -m overleg.webui.openapi build/openapi.json
+	@cd web && npx --no-install openapi-typescript ../build/openapi.json -o src/api/schema.d.ts >/dev/null
+	@echo "web/src/api/schema.d.ts regenerated"
+
+## make screenshots: the main screens of the web client, taken by the browser tests, into
+## docs/screenshots/ (SQLite only)
+screenshots: install web
+	@OVERLEG_SCREENSHOTS=$(abspath docs/screenshots) OVERLEG_TEST_DATABASES=sqlite \
+	  $(UV) run --no-sync pytest -q -p no:randomly tests/e2e/browser
+
 ## make run: set up (first time: keys, database, demo organisation) and serve Overleg; with
 ## Janus installed, a private Janus (config by `overleg media config`) gives meetings media;
 ## with ClamAV installed, a private clamd (`overleg scan start`) scans uploads (without it,
 ## uploads stay pending: nothing else breaks)
-run: install
+run: install web
 	@$(UV) run --no-sync overleg init
 	@$(UV) run --no-sync overleg scan update-signatures --timeout 900 2>&1 | sed 's/^/scanning: signatures: /' || true
 	@stop_clamd=:; trap '$$stop_clamd' EXIT; trap 'exit 130' INT TERM; \
@@ -55,7 +76,7 @@ run: install
 	$(UV) run --no-sync overleg serve
 
 ## make test: the whole suite, on SQLite and on PostgreSQL
-test: install
+test: install web
 	@$(UV) run --no-sync pytest $(PYTEST_ARGS)
 
 ## make test-sqlite: only the SQLite half (no PostgreSQL needed)

@@ -66,7 +66,11 @@ def refusal(resp: httpx.Response) -> bool:
 
 # --- through the API -------------------------------------------------------------------------
 
-MUTATING_ROWS = [r for r in MATRIX if r.method in MUTATING]
+#: POST routes that compute something and change nothing (so there is nothing to audit)
+CHANGE_NOTHING = frozenset({("POST", "/api/v1/messages/preview")})
+MUTATING_ROWS = [
+    r for r in MATRIX if r.method in MUTATING and (r.method, r.path) not in CHANGE_NOTHING
+]
 
 
 def callers(row: Row, stage: Stage) -> list[tuple[str, str, dict[str, str] | None]]:
@@ -321,6 +325,7 @@ READS: set[Callable[..., Any]] = {
     policy.effective,
     policy.get_policy,
     policy.history,
+    policy.policy_schema,
     authn.mfa_required_for,
     sessions.my_sessions,
     sessions.user_sessions,

@@ -25,6 +25,7 @@ from tests.bench import files as files_bench
 from tests.bench import media as media_bench
 from tests.bench import meetings as meetings_bench
 from tests.bench import search as search_bench
+from tests.bench import web as web_bench
 from tests.bench.backend import (
     PG_URL,
     Backend,
@@ -55,6 +56,11 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--no-files",
         action="store_true",
         help="skip benchmark 9 (uploads and a private clamd; about 30 seconds)",
+    )
+    p.add_argument(
+        "--no-web",
+        action="store_true",
+        help="skip benchmark 10 (the web client in Chromium; about 30 seconds)",
     )
     p.add_argument(
         "--rounds", type=int, default=None, help="alternating rounds (default 4 sign-in, 6 audit)"
@@ -125,6 +131,7 @@ def _report(
     mt: meetings_bench.MeetingsResult,
     md: media_bench.MediaResult | str,
     fl: files_bench.FilesResult | str,
+    wb: web_bench.WebResult | str,
     elapsed: float,
 ) -> str:
     c1 = si.comparison
@@ -208,6 +215,7 @@ def _report(
     rows += _meetings_rows(mt)
     rows += _media_rows(md)
     rows += _files_rows(fl)
+    rows += _web_rows(wb)
     header = [
         "benchmark",
         "subject",
@@ -264,6 +272,12 @@ def _report(
             files_bench.report(fl).replace("\n", "\n       ")
             if isinstance(fl, files_bench.FilesResult)
             else f"skipped: {fl}"
+        ),
+        "  10: "
+        + (
+            web_bench.report(wb).replace("\n", "\n       ")
+            if isinstance(wb, web_bench.WebResult)
+            else f"skipped: {wb}"
         ),
         "",
         *_where_the_time_goes(au),
@@ -333,6 +347,34 @@ def _media_rows(md: media_bench.MediaResult | str) -> list[list[str]]:
         ]
     )
     return rows
+
+
+def _web_rows(wb: web_bench.WebResult | str) -> list[list[str]]:
+    if isinstance(wb, str):
+        return [["10 web client (Chromium)", "-", "-", "-", "-", "-", f"skipped: {wb}"]]
+    busy, quiet = statistics.median(wb.busy_ms), statistics.median(wb.quiet_ms)
+    ratios = wb.ratios
+    verdict = "within" if wb.initial_kb < web_bench.TARGET_KB else "OUTSIDE"
+    return [
+        [
+            "10a web client, first load",
+            f"{wb.initial_kb:.0f} KB",
+            "-",
+            "-",
+            "-",
+            "-",
+            f"{verdict} target (< {web_bench.TARGET_KB} KB transferred, gzip)",
+        ],
+        [
+            f"10b interactive, {web_bench.MESSAGES} posts",
+            f"p50 {busy:.0f} ms",
+            f"p50 {quiet:.0f} ms",
+            f"cost {statistics.median(ratios):.2f}x",
+            f"{min(ratios):.2f} .. {max(ratios):.2f}",
+            "-",
+            "baseline: the same view of an empty channel",
+        ],
+    ]
 
 
 def _files_rows(fl: files_bench.FilesResult | str) -> list[list[str]]:
@@ -434,11 +476,13 @@ async def _run(backend: Backend, data_dir: Path, args: argparse.Namespace) -> st
             after=10 if quick else meetings_bench.AFTER,
         )
         fl = await _files(rt, args)
+        wb = await _web(rt, args)
     finally:
         await rt.database.dispose()
     md = await _media(data_dir.parent / "media", args)
     facts.append(("load at end", machine.load()))
-    return _report(backend, facts, si, au, sp, fo, sr, mt, md, fl, time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return _report(backend, facts, si, au, sp, fo, sr, mt, md, fl, wb, elapsed)
 
 
 async def _media(directory: Path, args: argparse.Namespace) -> media_bench.MediaResult | str:
@@ -459,6 +503,16 @@ async def _files(rt: Runtime, args: argparse.Namespace) -> files_bench.FilesResu
     try:
         return await files_bench.run(rt, **(files_bench.QUICK if args.quick else {}))
     except files_bench.Unavailable as exc:
+        return str(exc)
+
+
+async def _web(rt: Runtime, args: argparse.Namespace) -> web_bench.WebResult | str:
+    """Benchmark 10 on the run's database, or why it did not run (no Chromium or build)."""
+    if args.no_web:
+        return "--no-web"
+    try:
+        return await web_bench.run(rt, **(web_bench.QUICK if args.quick else {}))
+    except web_bench.Unavailable as exc:
         return str(exc)
 
 

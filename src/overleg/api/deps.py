@@ -99,6 +99,7 @@ async def session_principal(request: Request) -> Principal:
                 extra={"type_hint": "csrf"},
             )
     request.state.principal = principal
+    request.state.csrf_token = csrf
     return principal
 
 

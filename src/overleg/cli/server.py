@@ -98,7 +98,11 @@ def serve(
     except Exception as e:
         raise fail(getattr(e, "detail", None) or str(e)) from None
     scheme = "https" if cert else "http"
-    console.print(f"Overleg is serving on {scheme}://{settings.host}:{settings.port}/")
+    where = f"Overleg is serving on {scheme}://{settings.host}:{settings.port}/"
+    if settings.host in ("127.0.0.1", "::1"):
+        # browsers allow passkeys (WebAuthn) on a name, not on an IP address
+        where += f" - open {scheme}://localhost:{settings.port}/ in a browser"
+    console.print(where)
     uvicorn.run(
         create_app(rt),
         host=settings.host,

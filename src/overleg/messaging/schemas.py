@@ -53,6 +53,12 @@ class MessageEdit(InputModel):
     _not_empty = field_validator("text")(MessageCreate._not_empty.__func__)  # type: ignore[attr-defined]
 
 
+class MessagePreview(BaseModel):
+    """How a text will look once sent: the HTML the server would store and show."""
+
+    html: str
+
+
 class Mention(BaseModel):
     kind: Literal["user", "channel", "team"]
     id: uuid.UUID

@@ -47,6 +47,7 @@ from overleg.messaging.models import (
 from overleg.messaging.schemas import (
     MessageCreate,
     MessageEdit,
+    MessagePreview,
     MessagePublic,
     SearchResults,
 )
@@ -764,3 +765,11 @@ async def search(
     ordered = [msgs[h.message_id] for h in hits if h.message_id in msgs]
     await record(principal, db, "message.search", details={"results": len(ordered)})
     return SearchResults(query=q, messages=await views.public(db, ordered, principal.user_id))
+
+
+def preview(principal: Principal, text: str) -> MessagePreview:
+    """``text`` rendered as a message would be (Markdown, sanitised), for a composer's
+    preview. Nothing is stored or sent, so nothing is audited; the content gate, mentions
+    and moderation apply when the message is sent."""
+    authorize(principal, Action.WORKSPACE_USE)
+    return MessagePreview(html=render.render(text))

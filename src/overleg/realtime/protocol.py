@@ -70,6 +70,8 @@ EVENT_TYPES = frozenset(
         "meeting.message",
         "meeting.media",
         "meeting.recording",
+        # overleg.files.scan (to the uploader: the verdict on their upload)
+        "file.scanned",
         # overleg.threat.service (to the admins who may read alerts)
         "alert.raised",
         "alert.resolved",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from overleg.api.deps import (
     AnyPrincipal,
@@ -31,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["me"])
 
 
 @router.get("/me", response_model=Me)
-async def me(p: AnyPrincipal, db: DbAny) -> Me:
+async def me(request: Request, p: AnyPrincipal, db: DbAny) -> Me:
     assert p.user_id is not None
     u = await identity.self_profile(p, db)
     return Me(
@@ -44,6 +44,7 @@ async def me(p: AnyPrincipal, db: DbAny) -> Me:
         mfa_enabled=u.mfa_enabled,
         session_state=p.extra.get("session_state", ""),
         must_change_password=p.extra.get("must_change_password") == "True",
+        csrf_token=getattr(request.state, "csrf_token", None),
     )
 
 

@@ -8,9 +8,22 @@ from fastapi import APIRouter, Query
 
 from overleg.api.deps import CurrentPrincipal, Db
 from overleg.messaging import service
-from overleg.messaging.schemas import MessageEdit, MessagePublic, Reaction, SearchResults
+from overleg.messaging.schemas import (
+    MessageEdit,
+    MessagePreview,
+    MessagePublic,
+    Reaction,
+    SearchResults,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
+
+
+@router.post("/messages/preview", response_model=MessagePreview, summary="Preview Markdown")
+async def preview(body: MessageEdit, p: CurrentPrincipal) -> MessagePreview:
+    """The HTML a message with this text would show (Markdown rendered and sanitised as
+    when it is sent). Nothing is stored."""
+    return service.preview(p, body.text)
 
 
 @router.patch("/messages/{message_id}", response_model=MessagePublic)

@@ -72,3 +72,8 @@ class Me(BaseModel):
     mfa_enabled: bool
     session_state: str
     must_change_password: bool
+    csrf_token: str | None = Field(
+        default=None,
+        description="this session's token for X-CSRF-Token (a web page reloaded keeps its "
+        "cookie, not the token it got at sign-in)",
+    )
