@@ -409,6 +409,9 @@ async def reset_mfa(principal: Principal, db: AsyncSession, user_id: uuid.UUID) 
     user.totp_enabled_at = None
     user.totp_last_step = None
     await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    from overleg.security.models import Passkey  # a lost device may hold a passkey too
+
+    passkeys = await db.execute(delete(Passkey).where(Passkey.user_id == user.id))
     revoked = await revoke_user_sessions(db, user.id, reason="mfa reset")
     await record(
         principal,
@@ -416,7 +419,11 @@ async def reset_mfa(principal: Principal, db: AsyncSession, user_id: uuid.UUID) 
         "user.reset_mfa",
         target_type="user",
         target_id=user.id,
-        details={"had_totp": had, "sessions_revoked": revoked},
+        details={
+            "had_totp": had,
+            "passkeys_removed": int(passkeys.rowcount),  # type: ignore[attr-defined]
+            "sessions_revoked": revoked,
+        },
     )
     return user_public(user)
 

@@ -22,6 +22,11 @@ class MfaPolicy(BaseModel):
         description="all: every user; admins: anyone holding an admin role; off: nobody",
     )
     allow_recovery_codes: bool = True
+    passwordless_passkeys: bool = Field(
+        default=False,
+        description="people may sign in with a passkey alone (no password); a passkey with "
+        "user verification counts as phishing-resistant multi-factor authentication",
+    )
 
 
 class MeetingPolicySettings(BaseModel):

@@ -32,7 +32,7 @@ from overleg.security.authn.passwords import WeakPassword, check_password
 from overleg.security.authn.schemas import TotpEnrolment
 from overleg.security.authz.actions import Action
 from overleg.security.authz.enforce import authorize
-from overleg.security.models import UserSession
+from overleg.security.models import Passkey, UserSession
 from overleg.security.principal import ADMIN_ROLES, Principal
 from overleg.security.sessions import (
     ACTIVE,
@@ -91,6 +91,16 @@ async def _familiar(db: AsyncSession, user_id: uuid.UUID, ip: str | None) -> boo
         .limit(1)
     )
     return found is not None
+
+
+async def _has_passkey(db: AsyncSession, user_id: uuid.UUID) -> bool:
+    found = await db.scalar(select(Passkey.id).where(Passkey.user_id == user_id).limit(1))
+    return found is not None
+
+
+async def _has_second_factor(db: AsyncSession, user: User) -> bool:
+    """An authenticator app or a passkey (overleg.security.authn.passkeys)."""
+    return user.totp_enabled_at is not None or await _has_passkey(db, user.id)
 
 
 async def mfa_required_for(db: AsyncSession, user: User) -> bool:
@@ -205,7 +215,7 @@ async def _signed_in(
     await throttle.clear(db, clear_keys)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = await hasher.hash_async(password)
-    if user.totp_enabled_at is not None:
+    if await _has_second_factor(db, user):
         state = MFA_PENDING
     elif await mfa_required_for(db, user):
         state = MFA_ENROL
@@ -332,6 +342,8 @@ async def step_up(
     """Refresh the session's MFA time (admin pages need a recent one)."""
     user, session = await _user_and_session(principal, db)
     if user.totp_enabled_at is None:
+        if await _has_passkey(db, user.id):
+            raise Conflict("Confirm with your passkey (POST /api/v1/auth/step-up/passkey).")
         raise Conflict("Set up an authenticator app first (POST /api/v1/me/mfa/totp).")
     result = await verify_mfa_for_step_up(principal, db, user, code, recovery_code)
     if result.status == "signed_in":
@@ -388,9 +400,11 @@ async def verify_mfa_for_step_up(
 # --- TOTP enrolment and recovery codes ------------------------------------------------
 
 
-def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User, action: str) -> None:
+async def _require_fresh_mfa(
+    principal: Principal, db: AsyncSession, user: User, action: str
+) -> None:
     """Changing existing factors needs a recent second factor (if the user has one)."""
-    if user.totp_enabled_at is None:
+    if not await _has_second_factor(db, user):
         return
     minutes = runtime_of(db).settings.step_up_minutes
     if principal.mfa_at is None or now() - principal.mfa_at > timedelta(minutes=minutes):
@@ -409,7 +423,7 @@ def _require_fresh_mfa(principal: Principal, db: AsyncSession, user: User, actio
 async def begin_totp(principal: Principal, db: AsyncSession) -> TotpEnrolment:
     authorize(principal, Action.SELF_MFA)
     user, _ = await _user_and_session(principal, db)
-    _require_fresh_mfa(principal, db, user, "mfa.totp_begin")
+    await _require_fresh_mfa(principal, db, user, "mfa.totp_begin")
     secret = totp.new_secret()
     tenant = await db.get(Tenant, user.tenant_id)
     issuer = f"Overleg ({tenant.name})" if tenant else "Overleg"
@@ -467,9 +481,9 @@ async def _new_recovery_codes(db: AsyncSession, user: User) -> list[str]:
 async def regenerate_recovery_codes(principal: Principal, db: AsyncSession) -> list[str]:
     authorize(principal, Action.SELF_MFA)
     user, _ = await _user_and_session(principal, db)
-    if user.totp_enabled_at is None:
-        raise Conflict("Recovery codes come with an authenticator app; set one up first.")
-    _require_fresh_mfa(principal, db, user, "mfa.recovery_codes")
+    if not await _has_second_factor(db, user):
+        raise Conflict("Recovery codes come with a second factor; set one up first.")
+    await _require_fresh_mfa(principal, db, user, "mfa.recovery_codes")
     codes = await _new_recovery_codes(db, user)
     await record(principal, db, "mfa.recovery_codes", target_type="user", target_id=user.id)
     return codes
@@ -478,8 +492,9 @@ async def regenerate_recovery_codes(principal: Principal, db: AsyncSession) -> l
 async def remove_totp(principal: Principal, db: AsyncSession) -> None:
     authorize(principal, Action.SELF_MFA)
     user, _ = await _user_and_session(principal, db)
-    _require_fresh_mfa(principal, db, user, "mfa.totp_remove")
-    if await mfa_required_for(db, user):
+    await _require_fresh_mfa(principal, db, user, "mfa.totp_remove")
+    # a passkey is a second factor too: the app may go if one is left
+    if await mfa_required_for(db, user) and not await _has_passkey(db, user.id):
         raise Conflict("Your organisation requires a second factor; it cannot be removed.")
     user.totp_secret_enc = user.totp_pending_enc = None
     user.totp_enabled_at = user.totp_last_step = None
