@@ -8,7 +8,7 @@ kind's check against the database, if it has one (``CHECKS``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
@@ -132,6 +132,13 @@ async def set_policy(
         details={"version": version, "before": before, "after": new.model_dump(mode="json")},
     )
     return await get_policy(principal, db, kind)
+
+
+async def policy_schema(principal: Principal, db: AsyncSession, kind: str) -> dict[str, Any]:
+    """The JSON Schema a version of ``kind`` must fit: types, bounds, allowed values and
+    defaults (the admin centre generates its forms from it)."""
+    authorize(principal, Action.POLICY_READ)
+    return _schema(kind).model_json_schema()
 
 
 async def history(principal: Principal, db: AsyncSession, kind: str) -> list[PolicyVersion]:

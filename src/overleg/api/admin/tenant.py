@@ -53,6 +53,12 @@ async def set_policy(
     return await policy.set_policy(p, db, kind, body)
 
 
+@router.get("/policies/{kind}/schema", response_model=dict[str, Any], tags=["admin: policies"])
+async def policy_schema(kind: str, p: CurrentPrincipal, db: Db) -> dict[str, Any]:
+    """The JSON Schema of the kind's body: types, bounds, allowed values and defaults."""
+    return await policy.policy_schema(p, db, kind)
+
+
 @router.get(
     "/policies/{kind}/history", response_model=list[PolicyVersion], tags=["admin: policies"]
 )

@@ -50,6 +50,7 @@ class Action(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_VERIFY = "audit.verify"
     KEYS_ROTATE = "keys.rotate"
+    STATUS_READ = "status.read"  # whether the services Overleg needs answer
     CONTENT_READ_COMPLIANCE = "content.read_compliance"
 
 

@@ -59,6 +59,7 @@ PERMISSIONS: dict[Role, frozenset[A]] = {
             A.ALERT_READ,
             A.ALERT_MANAGE,
             A.FILE_QUARANTINE,
+            A.STATUS_READ,
         }
     ),
     Role.COMPLIANCE_ADMIN: frozenset(
