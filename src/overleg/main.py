@@ -14,6 +14,7 @@ from overleg.api.admin import dial_in as admin_dial_in
 from overleg.api.admin import groups as admin_groups
 from overleg.api.admin import quarantine as admin_quarantine
 from overleg.api.admin import recordings as admin_recordings
+from overleg.api.admin import status as admin_status
 from overleg.api.admin import tenant as admin_tenant
 from overleg.api.admin import users as admin_users
 from overleg.api.middleware import HttpBasics
@@ -29,10 +30,12 @@ from overleg.api.v1 import (
     meeting_room,
     meetings,
     messages,
+    passkeys,
     recordings,
     teams,
 )
 from overleg.files.purge import collect_orphans, purge_deleted_everywhere
+from overleg.files.reindex import reindex_due
 from overleg.files.scan import rescan_recent as rescan_uploads
 from overleg.files.scan import scan_pending as scan_uploads
 from overleg.files.uploads import purge_expired_uploads
@@ -40,6 +43,7 @@ from overleg.kernel.jobs import Scheduler
 from overleg.kernel.runtime import Runtime
 from overleg.meetings.recordings.expiry import run_expiry_everywhere
 from overleg.meetings.recordings.process import process_pending as process_recordings
+from overleg.webui.serve import WebClient
 from overleg.workspace.jobs import purge_deleted_teams_everywhere
 
 #: Routes that answer without a session. Everything else requires one (tested).
@@ -50,6 +54,9 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("POST", "/api/v1/auth/sign-in"),
+        # passwordless sign-in with a passkey (the organisation's MFA policy decides)
+        ("POST", "/api/v1/auth/passkey/sign-in/options"),
+        ("POST", "/api/v1/auth/passkey/sign-in"),
         # anonymous people join meetings with a display name (the lobby decides)
         ("POST", "/api/v1/meetings/join/{join_code}"),
         # dial-in gateways authenticate with their own credential, not a session
@@ -58,6 +65,8 @@ PUBLIC_ROUTES = frozenset(
         # its organisation, and a "people" link checks the session itself (files.links)
         ("GET", "/api/v1/files/links/{token}"),
         ("GET", "/api/v1/files/links/{token}/content"),
+        # a new version through an "anyone" link to edit, by someone without an account
+        ("PUT", "/api/v1/files/links/{token}/content"),
     }
 )
 
@@ -91,6 +100,11 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
             runtime.settings.files_scan_interval_seconds,
             "files.scan",
             lambda: scan_uploads(runtime),
+        )
+        jobs.every(
+            runtime.settings.files_scan_interval_seconds,
+            "files.reindex",
+            lambda: reindex_due(runtime),
         )
         jobs.every(
             runtime.settings.files_scan_interval_seconds and 300.0,
@@ -154,6 +168,7 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         health.router,
         auth.router,
         me.router,
+        passkeys.router,
         events.router,
         admin_users.router,
         admin_groups.router,
@@ -174,11 +189,14 @@ def create_app(runtime: Runtime, *, check_schema: bool = True) -> FastAPI:
         files.router,
         files.search_router,
         admin_quarantine.router,
+        admin_status.router,
         recordings.router,
         recordings.meeting_router,
     ):
         app.include_router(r)
     s = runtime.settings
+    # the web client's pages and files for browser paths (inside HttpBasics: same headers)
+    app.add_middleware(WebClient)
     app.add_middleware(
         HttpBasics,
         max_body=s.max_request_bytes,

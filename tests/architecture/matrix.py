@@ -63,6 +63,7 @@ from overleg.workspace.schemas import ChannelCreate, MemberAdd, TeamCreate
 from tests.conftest import _truncate_all
 from tests.conftest import test_settings as settings_for_test
 from tests.fixtures.dns_server import txt_server
+from tests.fixtures.webauthn import give_passkey
 from tests.fixtures.world import PASSWORD, World, build_world
 
 #: the columns of the matrix, in order
@@ -121,6 +122,8 @@ class Stage:
     #: a second live session of mia and of olivia (targets for the session routes)
     other_session: dict[str, uuid.UUID] = field(default_factory=dict)
     totp_secrets: dict[str, str] = field(default_factory=dict)
+    #: a passkey of mia's (for the host "testserver", which the stage's client calls)
+    mias_passkey: uuid.UUID | None = None
     #: per principal (``prepare_targets``): things a request may change or destroy, so that
     #: one principal's success never changes what the next one is answered
     target_member: dict[str, uuid.UUID] = field(default_factory=dict)
@@ -156,6 +159,9 @@ class Stage:
         self.stale_headers = await self.world.session_headers("olivia", mfa=False)
         for who in ("mia", "olivia", "frank"):
             self.other_session[who] = await self._session_id(await self.world.session_headers(who))
+        self.mias_passkey, _ = await give_passkey(
+            self.rt, self.tenant_id("mia"), self.user_id("mia")
+        )
 
     async def prepare_targets(self) -> None:
         """For every principal: a contoso member, a contoso group with mia in it, a contoso
@@ -475,7 +481,8 @@ class Stage:
         quarantined (``infected_version``), an upload of mia's with nothing sent
         (``upload``) and one with its only part sent (``upload_full``). The clean file is
         shared with hank and has a ``link`` for people of contoso; ``deleted`` is a file of
-        mia's in the channel's recycle bin."""
+        mia's in the channel's recycle bin; ``versioned`` a file of mia's with two clean
+        versions."""
         from overleg.files import manage, sharing, uploads
         from overleg.files.models import FileItem, FileVersion
         from overleg.files.schemas import LinkCreate, ShareSet, UploadStart
@@ -503,9 +510,23 @@ class Stage:
                 v.scan_state = f.state = state
                 v.scan_findings = [{"engine": "clamav", "name": "Example.Test", "detail": "-"}]
                 out[key], out[f"{key}_version"] = f.id, v.id
+            file_id = None
+            for _ in range(2):
+                up = await uploads.start_upload(
+                    mia, db, UploadStart(**place, name="v.png", size=len(png), file_id=file_id)
+                )
+                await uploads.put_part(mia, db, up.id, 0, one_part(png))
+                file_id = (await uploads.complete_upload(mia, db, up.id)).id
+            for v in await db.scalars(select(FileVersion).where(FileVersion.file_id == file_id)):
+                v.scan_state = "clean"
+            f = await db.get(FileItem, file_id)
+            assert f is not None and file_id is not None
+            f.state, out["versioned"] = "clean", file_id
             hank = self.world.id("hank")
             await sharing.share_file(mia, db, out["clean"], hank, ShareSet(role="view"))
-            out["link"] = (await sharing.create_link(mia, db, out["clean"], LinkCreate())).id
+            made_link = await sharing.create_link(mia, db, out["clean"], LinkCreate())
+            out["link"] = made_link.id
+            self.notes[f"token:{made_link.id}"] = made_link.token  # shown this once
             up = await uploads.start_upload(
                 mia, db, UploadStart(**place, name="old.png", size=len(png))
             )
@@ -670,6 +691,30 @@ def code_of_begun_enrolment(st: Stage, who: str) -> Req:
     return Req(json={"code": totp.code_at(st.pending_secret[who], now())})
 
 
+def mias_passkey(st: Stage, who: str) -> Req:
+    return Req({"passkey_id": str(st.mias_passkey)})
+
+
+def mias_passkey_renamed(st: Stage, who: str) -> Req:
+    return replace(mias_passkey(st, who), json={"name": "Renamed"})
+
+
+def passkey_without_ceremony(st: Stage, who: str) -> Req:
+    """A passkey's answer when no ceremony was started: nothing to check it against (409)."""
+    return Req(json={"name": "Laptop", "credential": {"id": "AAAA"}})
+
+
+def passkey_answer_without_ceremony(st: Stage, who: str) -> Req:
+    return Req(json={"credential": {"id": "AAAA"}})
+
+
+def pending_session_and_passkey(st: Stage, who: str) -> Req:
+    """A session waiting for its second factor, and a passkey answer (no ceremony open)."""
+    if who == "anonymous":
+        return Req(json={"credential": {"id": "AAAA"}})
+    return Req(json={"credential": {"id": "AAAA"}}, headers=st.pending_headers[who])
+
+
 def password_change(st: Stage, who: str) -> Req:
     return Req(json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
 
@@ -831,6 +876,7 @@ post_heart = _with(mias_post, "mias_post_heart", kind=lambda st, w: "heart")
 agenda = _ws("agenda", "message_id")
 agenda.__name__ = "olivias_unpinned_post"
 search_plan = _with(nothing, "search_plan", query=lambda st, w: {"q": "plan"})
+preview_text = _with(nothing, "preview_text", json=lambda st, w: {"text": "**plan**"})
 busy = _with(nothing, "busy", json=lambda st, w: {"availability": "busy"})
 mias_presence = _with(
     nothing, "mias_presence", query=lambda st, w: {"user_id": str(st.user_id("mia"))}
@@ -964,6 +1010,14 @@ clean_new_link = _with(clean_file, "clean_new_link", json=lambda st, w: {"audien
 clean_link = _with(clean_file, "clean_link", link_id=lambda st, w: st.fl[w]["link"])
 
 
+def clean_link_token(st: Stage, who: str) -> Req:
+    """The token of the clean file's link for people of contoso."""
+    return Req({"token": st.notes[f"token:{st.fl[who]['link']}"]})
+
+
+versioned_first = _with(_fl("versioned", "file_id"), "versioned_first", number=lambda st, w: "1")
+
+
 def ops_files(st: Stage, who: str) -> Req:
     """The files of the "Ops" channel (a team of olivia's with mia and gus in it)."""
     return Req(query={"container_type": "channel", "container_id": str(st.ws[who]["ops"])})
@@ -1033,6 +1087,17 @@ MATRIX: tuple[Row, ...] = (
     row("DELETE", "/api/v1/me/mfa/totp",                            nothing,                    401, 204, 204, 409, 409, 409, 409, 409),
     row("POST",   "/api/v1/me/mfa/recovery-codes",                  nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
     row("POST",   "/api/v1/me/password",                            password_change,            401, 200, 200, 200, 200, 200, 200, 200),
+    # passkeys: one's own (mia has one on the stage). An answer without a started ceremony
+    # (its challenge) is 409; the ceremonies themselves are tested in tests/api/test_passkeys.py
+    row("GET",    "/api/v1/me/passkeys",                            nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/me/passkeys/options",                    nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
+    row("POST",   "/api/v1/me/passkeys",                            passkey_without_ceremony,   401, 409, 409, 409, 409, 409, 409, 409),
+    row("PATCH",  "/api/v1/me/passkeys/{passkey_id}",               mias_passkey_renamed,       401, 404, 200, 404, 404, 404, 404, 404),
+    row("DELETE", "/api/v1/me/passkeys/{passkey_id}",               mias_passkey,               401, 404, 204, 404, 404, 404, 404, 404),
+    # a challenge for one's own passkeys: only mia has one
+    row("POST",   "/api/v1/auth/passkey/options",                   nothing,                    401, 409, 200, 409, 409, 409, 409, 409),
+    row("POST",   "/api/v1/auth/mfa/passkey",                       pending_session_and_passkey, 401, 409, 409, 409, 409, 409, 409, 409),
+    row("POST",   "/api/v1/auth/step-up/passkey",                   passkey_answer_without_ceremony, 401, 409, 409, 409, 409, 409, 409, 409),
     # guests do not browse the organisation's directory
     row("GET",    "/api/v1/directory",                              nothing,                    401, 403, 200, 200, 200, 200, 200, 200),
 
@@ -1077,6 +1142,9 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/admin/policies/{kind}",                     mfa_policy,                 401, 403, 403, 200, 200, 200, 403, 200),
     row("PUT",    "/api/admin/policies/{kind}",                     mfa_policy_body,            401, 403, 403, 200, 200, 403, 403, 200),
     row("GET",    "/api/admin/policies/{kind}/history",             mfa_policy,                 401, 403, 403, 200, 200, 200, 403, 200),
+    row("GET",    "/api/admin/policies/{kind}/schema",              mfa_policy,                 401, 403, 403, 200, 200, 200, 403, 200),
+    # service status (database, Redis, Janus, clamd): global and security admins
+    row("GET",    "/api/admin/status",                              nothing,                    401, 403, 403, 200, 200, 403, 403, 200),
 
     # the audit log
     row("GET",    "/api/admin/audit",                               nothing,                    401, 403, 403, 200, 200, 200, 403, 200),
@@ -1141,6 +1209,7 @@ MATRIX: tuple[Row, ...] = (
 
     # one message (mia's post in Ops): only its author edits; she or a moderator deletes it;
     # channel pins are for owners and moderators
+    row("POST",   "/api/v1/messages/preview",                       preview_text,               401, 200, 200, 200, 200, 200, 200, 200),
     row("PATCH",  "/api/v1/messages/{message_id}",                  post_edit,                  401, 403, 200, 403, 404, 404, 404, 404),
     row("DELETE", "/api/v1/messages/{message_id}",                  mias_post,                  401, 403, 204, 204, 404, 404, 404, 404),
     row("PUT",    "/api/v1/messages/{message_id}/reactions/{kind}", post_heart,                 401, 200, 200, 200, 404, 404, 404, 404),
@@ -1226,6 +1295,9 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/v1/files/{file_id}/preview",                clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
     row("GET",    "/api/v1/files/shared",                           nothing,                    401, 200, 200, 200, 200, 200, 200, 200),
     row("GET",    "/api/v1/files/{file_id}/versions",               clean_file,                 401, 200, 200, 200, 404, 404, 404, 404),
+    # an older version: downloaded by whoever sees the file, restored by whoever writes it
+    row("GET",    "/api/v1/files/{file_id}/versions/{number}/content", versioned_first,         401, 200, 200, 200, 404, 404, 404, 404),
+    row("POST",   "/api/v1/files/{file_id}/versions/{number}/restore", versioned_first,         401, 200, 200, 200, 404, 404, 404, 404),
     # the place's people rename, delete and restore (the guest gus too: he writes in Ops);
     # moving needs the target channel too (gus is not in the private "Board")
     row("PATCH",  "/api/v1/files/{file_id}",                        clean_renamed,              401, 200, 200, 200, 404, 404, 404, 404),
@@ -1240,6 +1312,10 @@ MATRIX: tuple[Row, ...] = (
     row("GET",    "/api/v1/files/{file_id}/links",                  clean_file,                 401, 403, 200, 200, 404, 404, 404, 404),
     row("POST",   "/api/v1/files/{file_id}/links",                  clean_new_link,             401, 403, 201, 201, 404, 404, 404, 404),
     row("DELETE", "/api/v1/files/{file_id}/links/{link_id}",        clean_link,                 401, 403, 204, 204, 404, 404, 404, 404),
+    # redeeming a people link: any account of contoso but a guest; eve is of another
+    # organisation (403, as the link's other routes answer her). The link routes that
+    # work without an account are in PUBLIC_ROUTES (tests/files/sharing).
+    row("POST",   "/api/v1/files/links/{token}/redeem",             clean_link_token,           401, 403, 200, 200, 200, 200, 200, 403),
     # quarantine: security and global admins
     row("GET",    "/api/admin/quarantine",                          nothing,                    401, 403, 403, 200, 200, 403, 403, 200),
     row("POST",   "/api/admin/quarantine/{version_id}",             quarantine_rescan,          401, 403, 403, 200, 200, 403, 403, 404),
