@@ -184,6 +184,7 @@ async def test_olivia_administers_users_policies_and_reads_the_audit_log(site: S
     await expect(olivia.get_by_text("default.lobby_bypass")).to_be_visible()
     await expect(olivia.get_by_text('"invited"', exact=True)).to_be_visible()
     assert await site.axe(olivia) == []
+    await site.shot(olivia, "admin-audit")
     async with olivia.expect_download() as waiting:
         await olivia.get_by_role("button", name="Export (JSON Lines)").click()
     download = await waiting.value
