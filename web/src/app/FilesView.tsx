@@ -5,6 +5,7 @@ import { api, ApiError, type Schemas } from "../api/client";
 import { useI18n } from "../i18n";
 import { bytes, when } from "../lib/format";
 import { uploadFile, type Place } from "../lib/upload";
+import { ShareDialog } from "./ShareDialog";
 import { useWorkspace } from "./Shell";
 import { ErrorNote, ScanBadge } from "./ui";
 
@@ -17,6 +18,7 @@ export function FilesView({ place, writable }: { place: Place; writable: boolean
   const [error, setError] = useState<ApiError | null>(null);
   const [progress, setProgress] = useState<{ name: string; fraction: number } | null>(null);
   const picker = useRef<HTMLInputElement>(null);
+  const [sharing, setSharing] = useState<FileRow | null>(null);
 
   const load = useCallback(async () => {
     try {
@@ -123,7 +125,12 @@ export function FilesView({ place, writable }: { place: Place; writable: boolean
                 <td>
                   <time dateTime={f.updated_at}>{when(f.updated_at, lang)}</time>
                 </td>
-                <td>
+                <td className="file-actions">
+                  {f.state === "clean" && (
+                    <button className="link" onClick={() => setSharing(f)} aria-label={t("files.share_named", { name: f.name })}>
+                      {t("files.share")}
+                    </button>
+                  )}
                   {writable && (
                     <button className="link danger" onClick={() => void remove(f)} aria-label={t("files.delete_named", { name: f.name })}>
                       {t("action.delete")}
@@ -135,6 +142,7 @@ export function FilesView({ place, writable }: { place: Place; writable: boolean
           </tbody>
         </table>
       )}
+      {sharing && <ShareDialog file={sharing} onClose={() => setSharing(null)} />}
     </div>
   );
 }

@@ -9,6 +9,7 @@ import { Account } from "../account/Account";
 import { AdminCentre } from "../admin/AdminCentre";
 import { MeetingsHome } from "../meetings/MeetingsHome";
 import { MeetingView } from "../meetings/MeetingView";
+import { Recordings } from "../meetings/Recordings";
 import { ChannelView } from "./ChannelView";
 import { ErrorNote } from "./ui";
 import { ChatView, NewChat, chatName } from "./ChatView";
@@ -329,6 +330,8 @@ export function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) 
             ) : (
               <div className="empty">{t("chat.gone")}</div>
             )
+          ) : route[0] === "recordings" && route[1] ? (
+            <Recordings key={route[1]} meetingId={route[1]} />
           ) : route[0] === "m" && route[1] ? (
             <MeetingView key={route[1]} meetingId={route[1]} />
           ) : current && team ? (

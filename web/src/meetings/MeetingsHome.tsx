@@ -163,6 +163,16 @@ export function MeetingsHome() {
                   <a href={`/api/v1/meetings/${m.id}/invitation.ics`} download aria-label={t("meetings.list.ics_named", { subject: m.subject })}>
                     {t("meetings.list.ics")}
                   </a>
+                  <a
+                    href={`/recordings/${m.id}`}
+                    onClick={(e) => {
+                      e.preventDefault();
+                      navigate(`/recordings/${m.id}`);
+                    }}
+                    aria-label={t("recordings.of", { subject: m.subject })}
+                  >
+                    {t("recordings.title")}
+                  </a>
                   {(organizing || m.my_role === "coorganizer") && (
                     <button className="link" aria-expanded={editing === m.id} onClick={() => setEditing(editing === m.id ? null : m.id)}>
                       {t("meetings.options.edit")}
