@@ -14,6 +14,7 @@ import { ChannelView } from "./ChannelView";
 import { ErrorNote } from "./ui";
 import { ChatView, NewChat, chatName } from "./ChatView";
 import { SearchView } from "./Search";
+import { NewChannel, NewTeam } from "./TeamDialogs";
 
 type Team = Schemas["TeamPublic"];
 type Channel = Schemas["ChannelPublic"];
@@ -43,6 +44,8 @@ export function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) 
   const [people, setPeople] = useState<Schemas["DirectoryUser"][]>([]);
   const [chats, setChats] = useState<Chat[] | null>(null);
   const [newChat, setNewChat] = useState(false);
+  const [newTeam, setNewTeam] = useState(false);
+  const [channelFor, setChannelFor] = useState<Team | null>(null);
   const [presence, setPresence] = useState<Record<string, string>>({});
   const [query, setQuery] = useState("");
   const [socketState, setSocketState] = useState<SocketState>("connecting");
@@ -239,7 +242,12 @@ export function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) 
             </li>
           </ul>
           <ErrorNote error={loadError} />
-          <h2 className="sidebar-title">{t("nav.teams")}</h2>
+          <div className="chats-head">
+            <h2 className="sidebar-title">{t("nav.teams")}</h2>
+            <button className="link" onClick={() => setNewTeam(true)}>
+              {t("team.new")}
+            </button>
+          </div>
           {teams === null ? (
             <p className="muted" aria-busy="true">{t("state.loading")}</p>
           ) : teams.length === 0 ? (
@@ -247,7 +255,14 @@ export function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) 
           ) : (
             teams.map((tm) => (
               <section key={tm.id} className="team">
-                <h3>{tm.name}</h3>
+                <div className="chats-head">
+                  <h3>{tm.name}</h3>
+                  {tm.my_role === "owner" && !tm.archived && (
+                    <button className="link small" onClick={() => setChannelFor(tm)} aria-label={t("channel.new_in", { team: tm.name })}>
+                      +
+                    </button>
+                  )}
+                </div>
                 <ul>
                   {(channels[tm.id] ?? []).map((c) => (
                     <li key={c.id}>
@@ -344,6 +359,25 @@ export function Shell({ me, onSignedOut }: { me: Me; onSignedOut: () => void }) 
             <p className="muted center" aria-busy="true">{t("state.loading")}</p>
           )}
         </main>
+        {newTeam && (
+          <NewTeam
+            onClose={() => setNewTeam(false)}
+            onMade={(team) => {
+              setNewTeam(false);
+              void loadTeams().then(() => team.general_channel_id && navigate(`/t/${team.id}/${team.general_channel_id}`));
+            }}
+          />
+        )}
+        {channelFor && (
+          <NewChannel
+            team={channelFor}
+            onClose={() => setChannelFor(null)}
+            onMade={(channel) => {
+              setChannelFor(null);
+              void loadTeams().then(() => navigate(`/t/${channel.team_id}/${channel.id}`));
+            }}
+          />
+        )}
         {newChat && (
           <NewChat
             onClose={() => setNewChat(false)}
