@@ -29,7 +29,7 @@ async def test_a_chat_with_a_mention_preview_presence_and_search(site: Site) -> 
     await box.press("Enter")  # takes the highlighted person, does not send
     await expect(box).to_have_value("Quarterly **figures** for @olivia@contoso.example ")
     await mia.get_by_role("button", name="Preview").click()
-    await expect(mia.locator(".preview strong", has_text="figures")).to_be_visible()
+    await expect(mia.locator(".composer-preview strong", has_text="figures")).to_be_visible()
     await mia.get_by_role("button", name="Write").click()
     await mia.get_by_label("Type a message").press("Enter")
     await expect(mia.locator("li.message", has_text="Quarterly figures")).to_be_visible()

@@ -294,7 +294,7 @@ export function Composer({
         {label}
       </label>
       {preview !== null ? (
-        <div className="preview body" aria-live="polite">
+        <div className="composer-preview body" aria-live="polite">
           {preview ? <div dangerouslySetInnerHTML={{ __html: preview }} /> : <p className="muted">{t("composer.preview_empty")}</p>}
         </div>
       ) : (
