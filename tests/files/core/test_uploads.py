@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 from pathlib import Path
 
 from PIL import Image
@@ -48,7 +49,9 @@ async def test_a_pending_file_is_the_uploaders_alone(shelf: Shelf) -> None:
 
 
 async def test_byte_ranges_across_parts_and_chunks(shelf: Shelf) -> None:
-    data = os.urandom(2 * PART + 77)
+    # fixed bytes: about 1 in 100 random blobs looks like a DOS .COM program to libmagic,
+    # which the default policy refuses
+    data = random.Random(2026).randbytes(2 * PART + 77)
     f = await shelf.upload("mia", "blob.bin", data)
     for rng, lo, hi in (
         ("bytes=0-9", 0, 10),
